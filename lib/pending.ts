@@ -1,0 +1,95 @@
+/**
+ * The requests a node is waiting on, by integer id. `settle()` is the only way out, so each
+ * request ends exactly once: with its answer, a failure, its deadline (`ECSTO`), its abort
+ * signal (`EABORT`), or `rejectAll()` when the connection or system closes (`ECLOSED`).
+ */
+import type { Clock, Timer } from './clock.js'
+import { TroupeError } from './errors.js'
+
+/** Called when a request ends on the asker's side first, so the other side can stop work. */
+export type GiveUp = (id: number, why: TroupeError) => void
+
+interface Pending {
+  resolve(value: unknown): void
+  reject(err: TroupeError): void
+  timer: Timer | undefined
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+/** Deadline and cancellation of one request. */
+export interface WaitOptions {
+  timeoutMs?: number | undefined
+  signal?: AbortSignal | undefined
+  /** Told about a timeout or abort, after the request settled. */
+  giveUp?: GiveUp | undefined
+}
+
+export class PendingAsks {
+  readonly #clock: Clock
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  /** Answers that arrived after their request had already settled; dropped, counted here. */
+  lateReplies = 0
+
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
+
+  get size(): number {
+    return this.#pending.size
+  }
+
+  /**
+   * Registers a request and returns its id. The caller checks `signal.aborted` before calling,
+   * so an already-aborted request is never sent.
+   */
+  add(resolve: (value: unknown) => void, reject: (err: TroupeError) => void, options: WaitOptions = {}): number {
+    const id = this.#nextId++
+    const { timeoutMs, signal, giveUp } = options
+    const entry: Pending = { resolve, reject, timer: undefined, signal, onAbort: undefined }
+    if (timeoutMs !== undefined) {
+      entry.timer = this.#clock.setTimer(timeoutMs, () => {
+        const err = new TroupeError('ECSTO', `no answer within ${timeoutMs} ms`)
+        if (this.settle(id, err)) giveUp?.(id, err)
+      })
+    }
+    if (signal !== undefined) {
+      entry.onAbort = () => {
+        const err = new TroupeError('EABORT', 'aborted by the caller', { cause: signal.reason })
+        if (this.settle(id, err)) giveUp?.(id, err)
+      }
+      signal.addEventListener('abort', entry.onAbort, { once: true })
+    }
+    this.#pending.set(id, entry)
+    return id
+  }
+
+  /** True while `id` waits. */
+  has(id: number): boolean {
+    return this.#pending.has(id)
+  }
+
+  /**
+   * Ends request `id` with `err`, or with `value` when `err` is null. Returns false (and counts
+   * a late reply) when it had already ended.
+   */
+  settle(id: number, err: TroupeError | null, value?: unknown): boolean {
+    const p = this.#pending.get(id)
+    if (p === undefined) {
+      this.lateReplies++
+      return false
+    }
+    this.#pending.delete(id)
+    this.#clock.clearTimer(p.timer)
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
+    if (err === null) p.resolve(value)
+    else p.reject(err)
+    return true
+  }
+
+  /** Ends every waiting request with `err` (connection or system closed). */
+  rejectAll(err: TroupeError): void {
+    for (const id of [...this.#pending.keys()]) this.settle(id, err)
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Test scaffolding. uvu has no per-test timeout, so every test here races a deadline; every
+ * resource a test opens is registered with `cleanup()` and released in `after.each`, which uvu
+ * runs even when an assertion failed.
+ */
+import { suite as uvuSuite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { EventEmitter } from 'eventemitter3'
+import { TroupeError } from '../lib/errors.js'
+
+const DEFAULT_DEADLINE_MS = 20_000
+const CLEANUP_DEADLINE_MS = 10_000
+
+/** Resolves with `promise`, or rejects once `ms` pass. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`deadline: ${what} did not finish within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
+}
+
+export interface BoundedSuite {
+  /** A test that fails if it runs past `deadlineMs`. */
+  test(title: string, body: () => Promise<void> | void, deadlineMs?: number): void
+  /** Registers a release to run after the current test, last registered first. */
+  cleanup(release: () => unknown): void
+  run(): void
+}
+
+export function suite(name: string): BoundedSuite {
+  const s = uvuSuite(name)
+  const releases: (() => unknown)[] = []
+  s.after.each(async () => {
+    while (releases.length > 0) {
+      const release = releases.pop() as () => unknown
+      await withDeadline(Promise.resolve().then(release), CLEANUP_DEADLINE_MS, `cleanup in ${name}`).catch((err: unknown) => {
+        console.error(`cleanup failed in ${name}:`, err)
+      })
+    }
+  })
+  return {
+    test(title, body, deadlineMs = DEFAULT_DEADLINE_MS) {
+      s(title, () => withDeadline(Promise.resolve().then(body), deadlineMs, `${name} › ${title}`))
+    },
+    cleanup(release) {
+      releases.push(release)
+    },
+    run() {
+      s.run()
+    },
+  }
+}
+
+/** Waits for one `event` on an eventemitter3 or Node emitter, within `ms`. */
+export function nextEvent<A extends unknown[] = unknown[]>(
+  emitter: Pick<EventEmitter, 'once' | 'off'> | NodeJS.EventEmitter,
+  event: string,
+  ms = 5000,
+): Promise<A> {
+  let handler: ((...args: unknown[]) => void) | undefined
+  const got = new Promise<A>((resolve) => {
+    handler = (...args: unknown[]) => resolve(args as A)
+    ;(emitter as NodeJS.EventEmitter).once(event, handler)
+  })
+  return withDeadline(got, ms, `event "${event}"`).finally(() => (emitter as NodeJS.EventEmitter).off(event, handler as never))
+}
+
+/** Asserts that `promise` rejects with a TroupeError of `code`, and returns the error. */
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<TroupeError> {
+  try {
+    const value = await promise
+    assert.unreachable(`expected ${code}, resolved with ${JSON.stringify(value)}`)
+  } catch (err) {
+    if (!(err instanceof TroupeError)) throw err
+    assert.is(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`)
+    return err
+  }
+  throw new Error('unreachable')
+}
+
+/** Counts how often a promise settles, to check that something settles exactly once. */
+export function settlements(promise: Promise<unknown>): { readonly count: number; readonly done: Promise<void> } {
+  let count = 0
+  const done = promise.then(
+    () => void count++,
+    () => void count++,
+  )
+  return {
+    get count() {
+      return count
+    },
+    done,
+  }
+}
+
+/** A promise plus the functions that settle it. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (err: unknown) => void } {
+  let resolve!: (value: T) => void
+  let reject!: (err: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+let uniqueCounter = 0
+/** A name no other test in this process uses (mem:// names, socket paths). */
+export function unique(prefix: string): string {
+  return `${prefix}-${process.pid}-${++uniqueCounter}`
+}

@@ -1,0 +1,43 @@
+import * as assert from 'uvu/assert'
+import { ManualClock, systemClock } from '../../lib/clock.js'
+import { deferred, suite } from '../harness.js'
+
+const t = suite('clock')
+
+t.test('ManualClock fires due timers in deadline order, and only due ones', () => {
+  const clock = new ManualClock()
+  const fired: string[] = []
+  clock.setTimer(30, () => fired.push('c'))
+  clock.setTimer(10, () => fired.push('a'))
+  const b = clock.setTimer(20, () => fired.push('b'))
+  clock.setTimer(10, () => fired.push('a2'))
+  clock.clearTimer(b)
+  clock.advance(15)
+  assert.equal(fired, ['a', 'a2'])
+  assert.is(clock.now(), 15)
+  clock.advance(100)
+  assert.equal(fired, ['a', 'a2', 'c'])
+  assert.is(clock.pending, 0)
+})
+
+t.test('ManualClock runs timers scheduled by timers within the same advance', () => {
+  const clock = new ManualClock()
+  const at: number[] = []
+  clock.setTimer(5, () => {
+    at.push(clock.now())
+    clock.setTimer(5, () => at.push(clock.now()))
+  })
+  clock.advance(10)
+  assert.equal(at, [5, 10])
+})
+
+t.test('systemClock timers fire and can be cleared', async () => {
+  const fired = deferred<number>()
+  const start = systemClock.now()
+  const cleared = systemClock.setTimer(1, () => fired.reject(new Error('cleared timer fired')))
+  systemClock.clearTimer(cleared)
+  systemClock.setTimer(5, () => fired.resolve(systemClock.now() - start), true)
+  assert.ok((await fired.promise) >= 4)
+})
+
+t.run()
