@@ -1,0 +1,312 @@
+/**
+ * The whole wire protocol: every envelope kind, its fields, and how it is encoded. Each frame
+ * holds one envelope, a CBOR array `[kind, field1, field2, ...]` in the order of `FIELDS`
+ * below. `docs/PROTOCOL.md` documents the same table for implementers in other languages and
+ * changes in the same commit as this file.
+ *
+ * Compatibility: adding a kind, or an optional field at the end of a kind, keeps the version;
+ * receivers skip trailing fields they do not know. Anything else bumps `PROTOCOL_VERSION`.
+ */
+import { CborError, CborReader, CborWriter } from './cbor-lite.js'
+import { decodeValue, encodeValue } from './codec.js'
+import { TroupeError, asError, isErrorCode, type ErrorCode } from './errors.js'
+
+/** Bump only for an incompatible change; `Hello` carries it and a mismatch is refused with `EPROTO`. */
+export const PROTOCOL_VERSION = 1
+
+/** Envelope kinds. By convention field 1 of every request kind is its integer `id`. */
+export const Kind = {
+  // connection layer (transports/connection.ts)
+  Hello: 0,
+  Auth: 1,
+  Ping: 2,
+  Pong: 3,
+  Bye: 4,
+  // actor core (actors/system.ts)
+  Ask: 5,
+  Tell: 6,
+  Reply: 7,
+  Fail: 8,
+  Cancel: 9,
+} as const
+export type Kind = (typeof Kind)[keyof typeof Kind]
+
+/** An error as it travels: the code, a message, and for `ETASK` what the remote code threw. */
+export interface WireError {
+  code: ErrorCode
+  message: string
+  /** Name of the thrown error (`TypeError`, ...), for `ETASK`. */
+  name?: string | undefined
+  stack?: string | undefined
+  /** The thrown error's own `code` property, when it had a string one. */
+  remoteCode?: string | undefined
+  /** The thrown error's `data`, CBOR-encoded. */
+  data?: Uint8Array | undefined
+}
+
+/** First frame each side sends: protocol version, node id, and a fresh random challenge. */
+export interface Hello { k: typeof Kind.Hello; v: number; node: string; nonce: Uint8Array }
+/** Second frame: HMAC proof over both challenges (see transports/handshake.ts). */
+export interface Auth { k: typeof Kind.Auth; proof: Uint8Array }
+/** Liveness probe, sent when nothing arrived for one heartbeat interval. */
+export interface Ping { k: typeof Kind.Ping }
+export interface Pong { k: typeof Kind.Pong }
+/** Sent just before closing on purpose, so the peer learns why. */
+export interface Bye { k: typeof Kind.Bye; err: WireError }
+/** A request to the actor `to`; `body` is the CBOR-encoded message. */
+export interface Ask { k: typeof Kind.Ask; id: number; to: string; body: Uint8Array }
+/** A one-way message to the actor `to`. */
+export interface Tell { k: typeof Kind.Tell; to: string; body: Uint8Array }
+/** The answer to `Ask` `id`. */
+export interface Reply { k: typeof Kind.Reply; id: number; body: Uint8Array }
+/** The failure of request `id`. */
+export interface Fail { k: typeof Kind.Fail; id: number; err: WireError }
+/** The asker gave up on request `id` (timeout or abort). */
+export interface Cancel { k: typeof Kind.Cancel; id: number }
+
+export type Envelope = Hello | Auth | Ping | Pong | Bye | Ask | Tell | Reply | Fail | Cancel
+
+// ---------------------------------------------------------------------------------------------
+// encoding: one function per kind writes `[k, ...fields]`, every field present (null if absent)
+
+const w = new CborWriter()
+
+function optText(s: string | undefined): void {
+  if (s === undefined) w.null()
+  else w.text(s)
+}
+
+function optBytes(b: Uint8Array | undefined): void {
+  if (b === undefined) w.null()
+  else w.bytes(b)
+}
+
+function wireError(e: WireError): void {
+  w.array(6)
+  w.text(e.code)
+  w.text(e.message)
+  optText(e.name)
+  optText(e.stack)
+  optText(e.remoteCode)
+  optBytes(e.data)
+}
+
+type Encoders = { readonly [K in Kind]: (e: Extract<Envelope, { k: K }>) => void }
+
+const ENCODE: Encoders = {
+  [Kind.Hello]: (e) => { w.array(4); w.number(e.k); w.number(e.v); w.text(e.node); w.bytes(e.nonce) },
+  [Kind.Auth]: (e) => { w.array(2); w.number(e.k); w.bytes(e.proof) },
+  [Kind.Ping]: (e) => { w.array(1); w.number(e.k) },
+  [Kind.Pong]: (e) => { w.array(1); w.number(e.k) },
+  [Kind.Bye]: (e) => { w.array(2); w.number(e.k); wireError(e.err) },
+  [Kind.Ask]: (e) => { w.array(4); w.number(e.k); w.number(e.id); w.text(e.to); w.bytes(e.body) },
+  [Kind.Tell]: (e) => { w.array(3); w.number(e.k); w.text(e.to); w.bytes(e.body) },
+  [Kind.Reply]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.bytes(e.body) },
+  [Kind.Fail]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
+  [Kind.Cancel]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
+}
+
+/** Encodes an envelope into a fresh view of a shared slab (never overwritten later). */
+export function encodeEnvelope(env: Envelope): Uint8Array {
+  w.begin()
+  ;(ENCODE[env.k] as (e: Envelope) => void)(env)
+  return w.end()
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding: one function per kind reads the fields in order
+
+/** A frame that is not a valid envelope. `requestId` is set when the frame looked like a request. */
+export class EnvelopeError extends TroupeError {
+  readonly requestId: number | undefined
+  constructor(message: string, requestId?: number, cause?: unknown) {
+    super('EPROTO', message, cause === undefined ? {} : { cause })
+    this.requestId = requestId
+  }
+}
+
+/** The kind of a frame without decoding it (kinds are all < 24, so one byte after the array head). */
+export function peekKind(frame: Uint8Array): number {
+  const head = frame[0]
+  return head !== undefined && (head & 0xe0) === 0x80 && (head & 0x1f) < 24 ? (frame[1] ?? -1) : -1
+}
+
+/**
+ * Reads the fields of one envelope array. A field past the end of a shorter array (from an
+ * older peer) reads as absent; fields past the ones this version knows are skipped by `finish()`.
+ */
+class FieldReader extends CborReader {
+  remaining = 0
+
+  #present(): boolean {
+    if (this.remaining === 0) return false
+    this.remaining--
+    return !this.nil()
+  }
+
+  #required(): void {
+    if (this.remaining === 0) throw new CborError('missing field')
+    this.remaining--
+  }
+
+  reqUint(): number {
+    this.#required()
+    return this.uint()
+  }
+
+  reqNumber(): number {
+    this.#required()
+    const n = this.number()
+    if (!Number.isFinite(n)) throw new CborError('expected a finite number')
+    return n
+  }
+
+  reqText(): string {
+    this.#required()
+    return this.text()
+  }
+
+  reqBytes(): Uint8Array {
+    this.#required()
+    return this.bytes()
+  }
+
+  reqError(): WireError {
+    this.#required()
+    const n = this.array()
+    if (n < 2) throw new CborError('error needs a code and a message')
+    const code = this.text()
+    const err: WireError = { code: isErrorCode(code) ? code : 'EPROTO', message: this.text() }
+    const optional = (i: number): boolean => i < n && !this.nil()
+    if (optional(2)) err.name = this.text()
+    if (optional(3)) err.stack = this.text()
+    if (optional(4)) err.remoteCode = this.text()
+    if (optional(5)) err.data = this.bytes()
+    for (let i = 6; i < n; i++) this.skip()
+    return err
+  }
+
+  optUint(): number | undefined {
+    return this.#present() ? this.uint() : undefined
+  }
+
+  optNumber(): number | undefined {
+    if (!this.#present()) return undefined
+    const n = this.number()
+    if (!Number.isFinite(n)) throw new CborError('expected a finite number')
+    return n
+  }
+
+  optText(): string | undefined {
+    return this.#present() ? this.text() : undefined
+  }
+
+  optBytes(): Uint8Array | undefined {
+    return this.#present() ? this.bytes() : undefined
+  }
+
+  finish(): void {
+    for (; this.remaining > 0; this.remaining--) this.skip()
+    if (!this.done) throw new CborError('bytes after the envelope')
+  }
+}
+
+type Decoders = { readonly [K in Kind]: (r: FieldReader) => Extract<Envelope, { k: K }> }
+
+const DECODE: Decoders = {
+  [Kind.Hello]: (r) => ({ k: Kind.Hello, v: r.reqUint(), node: r.reqText(), nonce: r.reqBytes() }),
+  [Kind.Auth]: (r) => ({ k: Kind.Auth, proof: r.reqBytes() }),
+  [Kind.Ping]: () => ({ k: Kind.Ping }),
+  [Kind.Pong]: () => ({ k: Kind.Pong }),
+  [Kind.Bye]: (r) => ({ k: Kind.Bye, err: r.reqError() }),
+  [Kind.Ask]: (r) => ({ k: Kind.Ask, id: r.reqUint(), to: r.reqText(), body: r.reqBytes() }),
+  [Kind.Tell]: (r) => ({ k: Kind.Tell, to: r.reqText(), body: r.reqBytes() }),
+  [Kind.Reply]: (r) => ({ k: Kind.Reply, id: r.reqUint(), body: r.reqBytes() }),
+  [Kind.Fail]: (r) => ({ k: Kind.Fail, id: r.reqUint(), err: r.reqError() }),
+  [Kind.Cancel]: (r) => ({ k: Kind.Cancel, id: r.reqUint() }),
+}
+
+/**
+ * Decodes and checks one frame. Byte fields are views into `frame`.
+ * @throws EnvelopeError (`EPROTO`) when the frame is not an envelope this version understands.
+ */
+export function readEnvelope(frame: Uint8Array): Envelope {
+  const r = new FieldReader(frame)
+  let k: number
+  try {
+    r.remaining = r.array()
+    k = r.reqUint()
+  } catch (caught) {
+    throw new EnvelopeError(`malformed envelope: ${asError(caught).message}`, undefined, caught)
+  }
+  const decode = (DECODE as Record<number, ((r: FieldReader) => Envelope) | undefined>)[k]
+  if (decode === undefined) throw new EnvelopeError(`unknown envelope kind ${k}`, leadingId(r))
+  try {
+    const env = decode(r)
+    r.finish()
+    return env
+  } catch (caught) {
+    throw new EnvelopeError(`malformed kind ${k} envelope: ${asError(caught).message}`, undefined, caught)
+  }
+}
+
+/** Field 1 of a request kind is its id: lets an unknown kind still be answered with `EPROTO`. */
+function leadingId(r: FieldReader): number | undefined {
+  try {
+    return r.remaining > 0 && r.peekMajor() === 0 ? r.uint() : undefined
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// errors on the wire
+
+/** The wire form of a Troupe error (its own code, message and data). */
+export function toWireError(err: TroupeError): WireError {
+  const wire: WireError = { code: err.code, message: err.message }
+  if (err.remoteName !== undefined) wire.name = err.remoteName
+  if (err.remoteStack !== undefined) wire.stack = err.remoteStack
+  if (err.remoteCode !== undefined) wire.remoteCode = err.remoteCode
+  if (err.data !== undefined) wire.data = encodeDataSafely(err.data)
+  return wire
+}
+
+/**
+ * The wire form of something a task or handler threw: always `ETASK`, carrying the thrown
+ * error's name, message, stack, own `code` and `data`.
+ */
+export function thrownToWire(thrown: unknown): WireError {
+  const err = asError(thrown) as Error & { code?: unknown; data?: unknown }
+  const wire: WireError = { code: 'ETASK', message: err.message, name: err.name }
+  if (err.stack !== undefined) wire.stack = err.stack
+  if (typeof err.code === 'string') wire.remoteCode = err.code
+  if (err.data !== undefined) wire.data = encodeDataSafely(err.data)
+  return wire
+}
+
+function encodeDataSafely(data: unknown): Uint8Array | undefined {
+  try {
+    return encodeValue(data)
+  } catch {
+    return undefined // error data that cannot be encoded is dropped, the error still travels
+  }
+}
+
+/** Rebuilds a `TroupeError` from its wire form. */
+export function fromWireError(wire: WireError): TroupeError {
+  let data: unknown
+  if (wire.data !== undefined) {
+    try {
+      data = decodeValue(wire.data)
+    } catch {
+      data = undefined
+    }
+  }
+  return new TroupeError(wire.code, wire.message, {
+    data,
+    remoteName: wire.name,
+    remoteStack: wire.stack,
+    remoteCode: wire.remoteCode,
+  })
+}

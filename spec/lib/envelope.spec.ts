@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto'
+import { decode as cborxDecode, encode as cborxEncode } from 'cbor-x'
+import * as assert from 'uvu/assert'
+import { decodeValue, encodeValue } from '../../lib/codec.js'
+import { EnvelopeError, Kind, encodeEnvelope, peekKind, readEnvelope, type Envelope } from '../../lib/envelope.js'
+import { TroupeError } from '../../lib/errors.js'
+import { suite } from '../harness.js'
+
+const t = suite('envelope')
+
+const body = encodeValue({ hello: ['world', 1] })
+/** One example of every kind, with optional fields both present and absent. */
+export const EXAMPLES: Envelope[] = [
+  { k: Kind.Hello, v: 1, node: 'node-ü', nonce: new Uint8Array(16).fill(7) },
+  { k: Kind.Auth, proof: new Uint8Array(32).fill(1) },
+  { k: Kind.Ping },
+  { k: Kind.Pong },
+  { k: Kind.Bye, err: { code: 'EFRAME', message: 'too big' } },
+  { k: Kind.Ask, id: 2 ** 40, to: 'counter', body },
+  { k: Kind.Tell, to: 'x'.repeat(300), body: new Uint8Array(70_000).fill(3) },
+  { k: Kind.Reply, id: 65_536, body },
+  { k: Kind.Fail, id: 0, err: { code: 'ETASK', message: 'boom', name: 'TypeError', stack: 'at x', remoteCode: 'E1', data: body } },
+  { k: Kind.Cancel, id: 23 },
+]
+
+/** Byte strings as hex and absent fields dropped, so Buffer and Uint8Array views compare equal. */
+function plain(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex')
+  if (typeof v !== 'object' || v === null) return v
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, plain(x)]))
+}
+
+t.test('every kind round-trips', () => {
+  const kinds = new Set(EXAMPLES.map((e) => e.k))
+  assert.equal([...kinds].sort((a, b) => a - b), Object.values(Kind).sort((a, b) => a - b), 'an example for every kind')
+  for (const env of EXAMPLES) {
+    assert.equal(plain(readEnvelope(encodeEnvelope(env).slice())), plain(env), `kind ${env.k}`)
+  }
+})
+
+t.test('envelopes are plain CBOR arrays any decoder reads, and we read what cbor-x writes', () => {
+  const frame = encodeEnvelope({ k: Kind.Ask, id: 300, to: 'add', body })
+  const decoded = cborxDecode(frame) as unknown[]
+  assert.is(decoded[0], Kind.Ask)
+  assert.is(decoded[1], 300)
+  assert.is(decoded[2], 'add')
+  assert.equal(decodeValue(decoded[3] as Uint8Array), { hello: ['world', 1] })
+  const foreign = cborxEncode([Kind.Reply, 9, Buffer.from(body)])
+  const env = readEnvelope(foreign)
+  assert.is(env.k, Kind.Reply)
+  assert.is((env as { id: number }).id, 9)
+})
+
+t.test('views handed out are never overwritten by later encodes', () => {
+  const first = encodeEnvelope({ k: Kind.Cancel, id: 1 })
+  const copy = first.slice()
+  for (let i = 0; i < 10_000; i++) encodeEnvelope({ k: Kind.Tell, to: 'a', body: new Uint8Array(100) })
+  assert.equal(first, copy)
+})
+
+t.test('fields a newer peer appended are skipped; optional fields an older peer left out read as absent', () => {
+  const newer = cborxEncode([Kind.Cancel, 5, 'extra', { nested: [1, 2] }, 3.5])
+  assert.equal(readEnvelope(newer), { k: Kind.Cancel, id: 5 })
+  const olderError = cborxEncode([Kind.Fail, 1, ['ETASK', 'short']])
+  assert.equal(readEnvelope(olderError), { k: Kind.Fail, id: 1, err: { code: 'ETASK', message: 'short' } })
+})
+
+t.test('an unknown error code from a peer becomes EPROTO', () => {
+  const env = readEnvelope(cborxEncode([Kind.Fail, 1, ['EWHAT', 'x']])) as { err: { code: string } }
+  assert.is(env.err.code, 'EPROTO')
+})
+
+t.test('an unknown kind with an id is reported with that id, so it can be answered', () => {
+  try {
+    readEnvelope(cborxEncode([23, 77, 'x']))
+    assert.unreachable()
+  } catch (err) {
+    assert.instance(err, EnvelopeError)
+    assert.is((err as EnvelopeError).code, 'EPROTO')
+    assert.is((err as EnvelopeError).requestId, 77)
+  }
+})
+
+t.test('wrong types, missing fields and trailing bytes are EPROTO', () => {
+  const bad = [
+    cborxEncode([Kind.Ask, 'not-an-id', 'to', Buffer.alloc(1)]),
+    cborxEncode([Kind.Ask, 1, 'to']),
+    cborxEncode([Kind.Cancel, -1]),
+    cborxEncode([Kind.Cancel, 1.5]),
+    cborxEncode({ k: 1 }),
+    cborxEncode([]),
+    Buffer.concat([cborxEncode([Kind.Cancel, 1]), Buffer.from([0])]),
+    Buffer.from([0x82, 0x09, 0x1f]),
+    Buffer.from([0x84, 0x05, 0x01, 0x63, 0xff, 0xfe, 0xfd, 0x40]),
+  ]
+  for (const frame of bad) {
+    try {
+      readEnvelope(frame)
+      assert.unreachable(Buffer.from(frame).toString('hex'))
+    } catch (err) {
+      assert.instance(err, EnvelopeError, Buffer.from(frame).toString('hex'))
+    }
+  }
+})
+
+t.test('peekKind reads the kind without decoding, and -1 for what is not an envelope', () => {
+  assert.is(peekKind(encodeEnvelope({ k: Kind.Ping })), Kind.Ping)
+  assert.is(peekKind(Uint8Array.of(0x01)), -1)
+  assert.is(peekKind(new Uint8Array(0)), -1)
+})
+
+t.test('10 000 random byte strings: decoding only ever fails with EPROTO', () => {
+  let decoded = 0
+  for (let i = 0; i < 10_000; i++) {
+    const length = i % 64
+    const frame = randomBytes(length)
+    // bias towards array heads and small kinds so the decoder gets past the first byte
+    if (length > 1 && i % 2 === 0) {
+      frame[0] = 0x80 | (i % 8)
+      frame[1] = i % 12
+    }
+    try {
+      readEnvelope(frame)
+      decoded++
+    } catch (err) {
+      assert.instance(err, EnvelopeError)
+    }
+    try {
+      decodeValue(frame)
+    } catch (err) {
+      assert.instance(err, TroupeError)
+      assert.is((err as TroupeError).code, 'EPROTO')
+    }
+  }
+  assert.ok(decoded < 10_000)
+})
+
+t.run()
