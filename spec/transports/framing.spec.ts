@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto'
+import * as assert from 'uvu/assert'
+import { TroupeError } from '../../lib/errors.js'
+import { FrameReader, FrameWriter, frameBytes, type ByteStream } from '../../transports/framing.js'
+import { suite } from '../harness.js'
+
+const t = suite('framing')
+
+function collect(maxFrameBytes = 1 << 20) {
+  const frames: string[] = []
+  const reader = new FrameReader(maxFrameBytes, (f) => frames.push(Buffer.from(f).toString('hex')))
+  return { frames, reader }
+}
+
+const payloads = [Uint8Array.of(1), new Uint8Array(0), randomBytes(300), randomBytes(70_000), Uint8Array.of(0xff, 0, 0xff)]
+const stream = Buffer.concat(payloads.map((p) => frameBytes(p)))
+const expected = payloads.map((p) => Buffer.from(p).toString('hex'))
+
+t.test('a stream split at every byte offset yields the same frames', () => {
+  for (let cut = 0; cut <= stream.length; cut += cut < 400 ? 1 : 997) {
+    const { frames, reader } = collect()
+    reader.push(stream.subarray(0, cut))
+    reader.push(stream.subarray(cut))
+    assert.equal(frames, expected, `cut at ${cut}`)
+  }
+})
+
+t.test('bytes fed one at a time yield the same frames', () => {
+  const small = Buffer.concat(payloads.slice(0, 3).map((p) => frameBytes(p)))
+  const { frames, reader } = collect()
+  for (const byte of small) reader.push(Uint8Array.of(byte))
+  assert.equal(frames, expected.slice(0, 3))
+})
+
+t.test('1 000 frames in one chunk arrive in order, as views of the chunk', () => {
+  const many = Array.from({ length: 1000 }, (_, i) => Buffer.from(`frame ${i}`))
+  const chunk = Buffer.concat(many.map((m) => frameBytes(m)))
+  const seen: Uint8Array[] = []
+  new FrameReader(1024, (f) => seen.push(f)).push(chunk)
+  assert.is(seen.length, 1000)
+  seen.forEach((f, i) => assert.is(Buffer.from(f).toString(), `frame ${i}`))
+  assert.is(seen[0]!.buffer, chunk.buffer, 'no copy for a frame inside one chunk')
+})
+
+t.test('a length prefix over maxFrame throws EFRAME before allocating', () => {
+  const { frames, reader } = collect(100)
+  reader.push(frameBytes(new Uint8Array(100)))
+  assert.is(frames.length, 1)
+  try {
+    reader.push(Uint8Array.of(0xff, 0xff, 0xff, 0xf0))
+    assert.unreachable()
+  } catch (err) {
+    assert.instance(err, TroupeError)
+    assert.is((err as TroupeError).code, 'EFRAME')
+  }
+})
+
+t.test('10 000 random chunks never throw anything but EFRAME', () => {
+  for (let i = 0; i < 10_000; i++) {
+    const { reader } = collect(4096)
+    try {
+      reader.push(randomBytes(i % 97))
+      reader.push(randomBytes(i % 13))
+    } catch (err) {
+      assert.is((err as TroupeError).code, 'EFRAME')
+    }
+  }
+})
+
+class RecordingStream implements ByteStream {
+  writes: Uint8Array[] = []
+  writableLength = 0
+  write(chunk: Uint8Array): boolean {
+    this.writes.push(chunk)
+    return true
+  }
+}
+
+t.test('frames queued in one tick go out in one write; the reader gets them back', async () => {
+  const out = new RecordingStream()
+  const writer = new FrameWriter(out, 1 << 20)
+  for (let i = 0; i < 100; i++) writer.push(Buffer.from(`m${i}`))
+  assert.is(out.writes.length, 0, 'nothing written before the microtask')
+  await Promise.resolve()
+  assert.is(out.writes.length, 1)
+  const { frames, reader } = collect()
+  reader.push(out.writes[0]!)
+  assert.is(frames.length, 100)
+  assert.is(Buffer.from(frames[99]!, 'hex').toString(), 'm99')
+})
+
+t.test('past the flush threshold a batch goes out at once; a large frame is not copied', () => {
+  const out = new RecordingStream()
+  const writer = new FrameWriter(out, 1 << 30)
+  for (let i = 0; i < 40; i++) writer.push(new Uint8Array(1000))
+  assert.ok(out.writes.length >= 1, 'flushed before the microtask')
+  const big = new Uint8Array(100_000)
+  writer.push(big)
+  assert.is(out.writes[out.writes.length - 1], big)
+})
+
+t.test('push reports backpressure from the stream buffer and the batch', () => {
+  const out = new RecordingStream()
+  const writer = new FrameWriter(out, 10_000)
+  assert.ok(writer.push(new Uint8Array(100)))
+  out.writableLength = 20_000
+  assert.not.ok(writer.push(new Uint8Array(100)))
+  writer.discard()
+  assert.not.ok(writer.push(new Uint8Array(1)))
+})
+
+t.run()

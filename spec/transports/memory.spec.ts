@@ -1,0 +1,4 @@
+import { transportContract } from '../transport-contract.js'
+import { memoryUrl, urlDriver } from './drivers.js'
+
+transportContract('memory', urlDriver(memoryUrl))

@@ -1,0 +1,4 @@
+import { transportContract } from '../transport-contract.js'
+import { tcpUrl, urlDriver } from './drivers.js'
+
+transportContract('tcp', urlDriver(tcpUrl))

@@ -1,0 +1,246 @@
+/**
+ * Turns a raw `Link` into a `Transport`: the HMAC handshake before any other frame, heartbeats
+ * that notice a silent peer, a `Bye` that tells the peer why we close, and one `closed()` call
+ * at the end whatever happened. The same code runs over TCP, Unix sockets, socketpairs and
+ * memory, so a test over `mem://` exercises exactly what runs over the network.
+ */
+import { debuglog } from 'node:util'
+import type { Timer } from '../lib/clock.js'
+import { Kind, PROTOCOL_VERSION, encodeEnvelope, fromWireError, peekKind, readEnvelope, toWireError, type Envelope } from '../lib/envelope.js'
+import { TroupeError, asError } from '../lib/errors.js'
+import { NONCE_BYTES, newNonce, proofFor, verifyProof, type Role, type Transcript } from './handshake.js'
+import type { Link } from './link.js'
+import type { ConnectionOptions, FrameSink, Transport } from './transport.js'
+
+const debug = debuglog('troupe')
+
+/** Largest frame accepted before the peer has authenticated (a Hello or an Auth is < 200 bytes). */
+const HANDSHAKE_MAX_FRAME_BYTES = 4096
+/** How long a graceful close may take to flush before the link is destroyed. */
+const CLOSE_GRACE_MS = 2000
+
+const PING_FRAME = encodeEnvelope({ k: Kind.Ping }).slice()
+const PONG_FRAME = encodeEnvelope({ k: Kind.Pong }).slice()
+
+type State = 'hello' | 'auth' | 'open' | 'closing' | 'closed'
+
+export class Connection implements Transport {
+  readonly #link: Link
+  readonly #options: ConnectionOptions
+  readonly #role: Role
+  readonly #nonce = newNonce()
+  #state: State = 'hello'
+  #transcript: Transcript | undefined
+  #sink: FrameSink | undefined
+  peerNode = ''
+
+  // the handshake's outcome, for whoever waits on it
+  readonly #opened: Promise<void>
+  #resolveOpened!: () => void
+  #rejectOpened!: (err: TroupeError) => void
+  #onOpen: (() => FrameSink) | undefined
+
+  readonly #closed: Promise<void>
+  #resolveClosed!: () => void
+  #closeReason: TroupeError | undefined
+  #peerReason: TroupeError | undefined
+  #handshakeTimer: Timer | undefined
+  #graceTimer: Timer | undefined
+  #heartbeatTimer: Timer | undefined
+  #heard = false
+  #silentIntervals = 0
+
+  /**
+   * Starts the handshake on `link`. `onOpen` runs synchronously the moment the peer has proved
+   * its key and returns the sink for every later frame (none is lost in between).
+   */
+  constructor(link: Link, options: ConnectionOptions, role: Role, onOpen: () => FrameSink) {
+    this.#link = link
+    this.#options = options
+    this.#role = role
+    this.#onOpen = onOpen
+    this.#opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve
+      this.#rejectOpened = reject
+    })
+    this.#opened.catch(() => {}) // a listener-side failure may have nobody awaiting it
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve))
+    link.maxFrameBytes = HANDSHAKE_MAX_FRAME_BYTES
+    link.events = {
+      frame: (frame) => this.#onFrame(frame),
+      drain: () => this.#sink?.drain(),
+      closed: (err) => this.#finish(err),
+    }
+    this.#handshakeTimer = options.clock.setTimer(options.handshakeTimeoutMs, () => {
+      void this.close(new TroupeError('EPROTO', `no handshake from ${link.remoteAddress} within ${options.handshakeTimeoutMs} ms`))
+    })
+    link.send(encodeEnvelope({ k: Kind.Hello, v: PROTOCOL_VERSION, node: options.node, nonce: this.#nonce }))
+  }
+
+  get remoteAddress(): string {
+    return this.#link.remoteAddress
+  }
+
+  /** Resolves once both sides have proved the key; rejects with why the handshake failed. */
+  get opened(): Promise<void> {
+    return this.#opened
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.#state !== 'open') return false
+    return this.#link.send(frame)
+  }
+
+  close(reason?: TroupeError): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return this.#closed
+    const wasOpen = this.#state === 'open'
+    this.#state = 'closing'
+    this.#closeReason = reason ?? new TroupeError('ECLOSED', 'connection closed')
+    if (reason !== undefined && reason.code !== 'ECLOSED') {
+      this.#link.send(encodeEnvelope({ k: Kind.Bye, err: toWireError(reason) }))
+    }
+    if (wasOpen || reason !== undefined) this.#link.end()
+    else this.#link.destroy()
+    this.#graceTimer = this.#options.clock.setTimer(CLOSE_GRACE_MS, () => this.#link.destroy(), true)
+    return this.#closed
+  }
+
+  #onFrame(frame: Uint8Array): void {
+    this.#heard = true
+    if (this.#state === 'open') {
+      const kind = peekKind(frame)
+      if (kind === Kind.Ping) this.#link.send(PONG_FRAME)
+      else if (kind === Kind.Pong) return
+      else if (kind === Kind.Bye || kind === Kind.Hello || kind === Kind.Auth) this.#onControl(frame)
+      else this.#deliver(frame)
+      return
+    }
+    if (this.#state === 'hello' || this.#state === 'auth') this.#onHandshake(frame)
+    // closing: frames still in flight are dropped
+  }
+
+  #deliver(frame: Uint8Array): void {
+    try {
+      ;(this.#sink as FrameSink).frame(frame)
+    } catch (caught) {
+      // a sink must not throw; if one does, this connection ends rather than the process
+      debug('frame handler threw: %s', asError(caught).stack)
+      void this.close(new TroupeError('EPROTO', `frame handler failed: ${asError(caught).message}`, { cause: caught }))
+    }
+  }
+
+  #onControl(frame: Uint8Array): void {
+    let env: Envelope
+    try {
+      env = readEnvelope(frame)
+    } catch (caught) {
+      void this.close(caught as TroupeError)
+      return
+    }
+    if (env.k === Kind.Bye) {
+      this.#peerReason = fromWireError(env.err)
+      debug('peer %s closes: %s %s', this.peerNode, env.err.code, env.err.message)
+      return
+    }
+    void this.close(new TroupeError('EPROTO', 'handshake frame after the handshake'))
+  }
+
+  #onHandshake(frame: Uint8Array): void {
+    let env: Envelope
+    try {
+      env = readEnvelope(frame)
+    } catch (caught) {
+      void this.close(caught as TroupeError)
+      return
+    }
+    if (env.k === Kind.Bye) {
+      this.#peerReason = fromWireError(env.err)
+      return
+    }
+    if (this.#state === 'hello' && env.k === Kind.Hello) {
+      if (env.v !== PROTOCOL_VERSION) {
+        void this.close(new TroupeError('EPROTO', `peer speaks protocol version ${env.v}, this node speaks ${PROTOCOL_VERSION}`))
+        return
+      }
+      if (env.nonce.length !== NONCE_BYTES || Buffer.compare(env.nonce, this.#nonce) === 0) {
+        void this.close(new TroupeError('EAUTH', 'peer sent an invalid challenge'))
+        return
+      }
+      this.peerNode = env.node
+      const mine = { nonce: this.#nonce, node: this.#options.node }
+      const theirs = { nonce: env.nonce.slice(), node: env.node }
+      const [dialer, listener] = this.#role === 'dialer' ? [mine, theirs] : [theirs, mine]
+      this.#transcript = { dialerNonce: dialer.nonce, listenerNonce: listener.nonce, dialerNode: dialer.node, listenerNode: listener.node }
+      this.#state = 'auth'
+      this.#link.send(encodeEnvelope({ k: Kind.Auth, proof: proofFor(this.#options.key, this.#role, this.#transcript) }))
+      return
+    }
+    if (this.#state === 'auth' && env.k === Kind.Auth) {
+      const peerRole: Role = this.#role === 'dialer' ? 'listener' : 'dialer'
+      if (!verifyProof(this.#options.key, peerRole, this.#transcript as Transcript, env.proof)) {
+        void this.close(new TroupeError('EAUTH', `peer ${this.remoteAddress} failed authentication: wrong or missing key`))
+        return
+      }
+      this.#open()
+      return
+    }
+    void this.close(new TroupeError('EAUTH', `unexpected frame of kind ${env.k} before authentication`))
+  }
+
+  #open(): void {
+    this.#options.clock.clearTimer(this.#handshakeTimer)
+    this.#state = 'open'
+    this.#link.maxFrameBytes = this.#options.maxFrameBytes
+    this.#sink = (this.#onOpen as () => FrameSink)()
+    this.#onOpen = undefined
+    this.#startHeartbeat()
+    debug('%s connection open to %s (%s)', this.#role, this.peerNode, this.remoteAddress)
+    this.#resolveOpened()
+  }
+
+  #startHeartbeat(): void {
+    const beat = this.#options.heartbeat
+    if (beat === false) return
+    const tick = (): void => {
+      if (this.#state !== 'open') return
+      if (this.#heard) {
+        this.#heard = false
+        this.#silentIntervals = 0
+      } else if (++this.#silentIntervals >= beat.misses) {
+        const silentMs = beat.intervalMs * beat.misses
+        void this.close(new TroupeError('ECLOSED', `peer ${this.peerNode} silent for ${silentMs} ms (heartbeat)`))
+        return
+      } else {
+        this.#link.send(PING_FRAME)
+      }
+      this.#heartbeatTimer = this.#options.clock.setTimer(beat.intervalMs, tick, true)
+    }
+    this.#heartbeatTimer = this.#options.clock.setTimer(beat.intervalMs, tick, true)
+  }
+
+  #finish(linkError: TroupeError | undefined): void {
+    if (this.#state === 'closed') return
+    const wasOpen = this.#state === 'open' || this.#sink !== undefined
+    this.#state = 'closed'
+    const { clock } = this.#options
+    clock.clearTimer(this.#handshakeTimer)
+    clock.clearTimer(this.#graceTimer)
+    clock.clearTimer(this.#heartbeatTimer)
+    const why =
+      this.#closeReason ??
+      linkError ??
+      this.#peerReason ??
+      new TroupeError('ECLOSED', `connection to ${this.peerNode || this.remoteAddress} closed by the peer`)
+    debug('connection to %s closed: %s %s', this.peerNode || this.remoteAddress, why.code, why.message)
+    if (wasOpen) {
+      try {
+        this.#sink?.closed(why)
+      } catch (caught) {
+        debug('close handler threw: %s', asError(caught).stack)
+      }
+    } else {
+      this.#rejectOpened(why)
+    }
+    this.#resolveClosed()
+  }
+}

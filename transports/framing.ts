@@ -1,0 +1,167 @@
+/**
+ * Length-prefixed frames on a byte stream: a 4-byte big-endian length, then that many bytes.
+ *
+ * `FrameReader` cuts a stream into frames whatever the chunking (a frame split at any byte,
+ * a thousand frames in one chunk), refusing a length over the limit before allocating for it.
+ * `FrameWriter` batches: every frame queued within one microtask, or up to FLUSH_BYTES, goes
+ * out in one write, and it tracks the socket's own buffer for backpressure.
+ */
+import { TroupeError } from '../lib/errors.js'
+
+const PREFIX_BYTES = 4
+
+export class FrameReader {
+  /** Largest frame accepted; the connection lowers it until the peer has authenticated. */
+  maxFrameBytes: number
+  readonly #onFrame: (frame: Uint8Array) => void
+  // a length prefix split across chunks
+  readonly #prefix = new Uint8Array(PREFIX_BYTES)
+  #prefixFill = 0
+  // a frame split across chunks: allocated once its length is known, filled chunk by chunk
+  #partial: Uint8Array | undefined
+  #partialFill = 0
+
+  constructor(maxFrameBytes: number, onFrame: (frame: Uint8Array) => void) {
+    this.maxFrameBytes = maxFrameBytes
+    this.#onFrame = onFrame
+  }
+
+  /**
+   * Feeds one chunk. Whole frames inside it are delivered as views of it (no copy).
+   * @throws TroupeError `EFRAME` when a length prefix exceeds `maxFrameBytes`.
+   */
+  push(chunk: Uint8Array): void {
+    let pos = 0
+    const end = chunk.length
+    while (pos < end) {
+      if (this.#partial !== undefined) {
+        const want = this.#partial.length - this.#partialFill
+        const take = Math.min(want, end - pos)
+        this.#partial.set(chunk.subarray(pos, pos + take), this.#partialFill)
+        this.#partialFill += take
+        pos += take
+        if (this.#partialFill === this.#partial.length) {
+          const frame = this.#partial
+          this.#partial = undefined
+          this.#onFrame(frame)
+        }
+        continue
+      }
+      let length: number
+      if (this.#prefixFill === 0 && end - pos >= PREFIX_BYTES) {
+        length = readLength(chunk, pos)
+        pos += PREFIX_BYTES
+      } else {
+        while (this.#prefixFill < PREFIX_BYTES && pos < end) this.#prefix[this.#prefixFill++] = chunk[pos++] as number
+        if (this.#prefixFill < PREFIX_BYTES) return
+        this.#prefixFill = 0
+        length = readLength(this.#prefix, 0)
+      }
+      if (length > this.maxFrameBytes) {
+        throw new TroupeError('EFRAME', `incoming frame of ${length} bytes exceeds maxFrame (${this.maxFrameBytes})`)
+      }
+      if (end - pos >= length) {
+        this.#onFrame(chunk.subarray(pos, pos + length))
+        pos += length
+      } else {
+        this.#partial = new Uint8Array(length)
+        this.#partialFill = 0
+      }
+    }
+  }
+}
+
+function readLength(b: Uint8Array, at: number): number {
+  return (b[at] as number) * 0x1000000 + (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number))
+}
+
+/** The part of a socket the writer needs (net.Socket, tls.TLSSocket). */
+export interface ByteStream {
+  write(chunk: Uint8Array): boolean
+  readonly writableLength: number
+}
+
+// Past this many queued bytes a batch is written at once instead of at the end of the
+// microtask (the nats.js client's threshold; bench/transport.ts `tcp.c256` measured no gain above).
+const FLUSH_BYTES = 32 * 1024
+// A frame this large is written as is, after its prefix, rather than copied into a batch.
+const DIRECT_BYTES = 16 * 1024
+
+export class FrameWriter {
+  readonly #stream: ByteStream
+  readonly #highWaterBytes: number
+  // frames waiting for the end of the microtask; bounded by FLUSH_BYTES (flushed when reached)
+  #queued: Uint8Array[] = []
+  #queuedBytes = 0
+  #scheduled = false
+  #closed = false
+
+  constructor(stream: ByteStream, highWaterBytes: number) {
+    this.#stream = stream
+    this.#highWaterBytes = highWaterBytes
+  }
+
+  /** Bytes not yet handed to the kernel: our batch plus the socket's own buffer. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#stream.writableLength
+  }
+
+  /** Queues a frame; false once past the high-water mark (the frame is still sent). */
+  push(frame: Uint8Array): boolean {
+    if (this.#closed) return false
+    if (frame.length >= DIRECT_BYTES) {
+      this.flush()
+      const prefix = new Uint8Array(PREFIX_BYTES)
+      writeLength(prefix, 0, frame.length)
+      this.#stream.write(prefix)
+      this.#stream.write(frame)
+      return this.pendingBytes < this.#highWaterBytes
+    }
+    this.#queued.push(frame)
+    this.#queuedBytes += frame.length + PREFIX_BYTES
+    if (this.#queuedBytes >= FLUSH_BYTES) this.flush()
+    else if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(this.flush)
+    }
+    return this.pendingBytes < this.#highWaterBytes
+  }
+
+  /** Writes every queued frame in one chunk. Bound once so it can be queued as a microtask. */
+  readonly flush = (): void => {
+    this.#scheduled = false
+    if (this.#queued.length === 0 || this.#closed) return
+    const out = Buffer.allocUnsafe(this.#queuedBytes)
+    let pos = 0
+    for (const frame of this.#queued) {
+      writeLength(out, pos, frame.length)
+      out.set(frame, pos + PREFIX_BYTES)
+      pos += PREFIX_BYTES + frame.length
+    }
+    this.#queued = []
+    this.#queuedBytes = 0
+    this.#stream.write(out)
+  }
+
+  /** Drops what is queued and refuses more (the stream is being destroyed). */
+  discard(): void {
+    this.#closed = true
+    this.#queued = []
+    this.#queuedBytes = 0
+  }
+}
+
+function writeLength(b: Uint8Array, at: number, n: number): void {
+  b[at] = n >>> 24
+  b[at + 1] = (n >>> 16) & 0xff
+  b[at + 2] = (n >>> 8) & 0xff
+  b[at + 3] = n & 0xff
+}
+
+/** One frame with its prefix, for tests and raw peers. */
+export function frameBytes(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PREFIX_BYTES + frame.length)
+  writeLength(out, 0, frame.length)
+  out.set(frame, PREFIX_BYTES)
+  return out
+}

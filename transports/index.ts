@@ -1,0 +1,118 @@
+/**
+ * Listening and dialling by URL (API.md §1). Every scheme ends in the same `Connection`, so the
+ * handshake, heartbeats and close semantics are identical whatever carries the bytes.
+ */
+import type { Server } from 'node:net'
+import { TroupeError } from '../lib/errors.js'
+import { Connection } from './connection.js'
+import type { Link } from './link.js'
+import { dialMemory, listenMemory } from './memory.js'
+import { stopServer } from './net-socket.js'
+import { StreamLink } from './stream-link.js'
+import { dialTcp, listenTcp } from './tcp.js'
+import type { Accept, DialOptions, FrameSink, ListenOptions, Listener, Transport } from './transport.js'
+import { dialUnix, listenUnix } from './unix.js'
+
+export type { Accept, DialOptions, FrameSink, ListenOptions, Listener, Transport } from './transport.js'
+
+/** A parsed address. */
+export type Address =
+  | { scheme: 'mem'; name: string }
+  | { scheme: 'tcp'; host: string; port: number }
+  | { scheme: 'unix'; path: string }
+
+/**
+ * Parses `mem://name`, `tcp://host:port` or `unix:///path`.
+ * @throws TroupeError `ECONFIG` for anything else.
+ */
+export function parseAddress(url: string): Address {
+  const bad = (why: string): TroupeError => new TroupeError('ECONFIG', `bad address ${JSON.stringify(url)}: ${why}`)
+  if (typeof url !== 'string') throw bad('expected a URL string')
+  const match = /^([a-z]+):\/\/(.*)$/.exec(url)
+  if (match === null) throw bad('expected scheme://...')
+  const [, scheme, rest] = match as unknown as [string, string, string]
+  switch (scheme) {
+    case 'mem':
+      if (!/^[\w.-]+$/.test(rest)) throw bad('expected mem://name (letters, digits, _ . -)')
+      return { scheme, name: rest }
+    case 'unix':
+      if (!rest.startsWith('/')) throw bad('expected unix:///absolute/path')
+      return { scheme, path: rest }
+    case 'tcp': {
+      const hp = /^(\[[0-9a-fA-F:.]+\]|[^:/\[\]]+):(\d{1,5})$/.exec(rest)
+      if (hp === null) throw bad('expected host:port')
+      const port = Number(hp[2])
+      if (port > 65535) throw bad('port out of range')
+      return { scheme, host: (hp[1] as string).replace(/^\[|\]$/g, ''), port }
+    }
+    default:
+      throw bad(`unknown scheme "${scheme}" (mem, tcp, unix)`)
+  }
+}
+
+/**
+ * Listens on `url`. Each peer that completes the handshake is handed to `accept`, which
+ * returns the sink for its frames.
+ * @throws TroupeError `ECONFIG` (bad URL, address in use), `EAUTH` (non-loopback without key)
+ */
+export async function listen(url: string, options: ListenOptions, accept: Accept): Promise<Listener> {
+  const address = parseAddress(url)
+  const onLink = (link: Link): void => {
+    const connection: Connection = new Connection(link, options, 'listener', () => accept(connection))
+  }
+  switch (address.scheme) {
+    case 'mem': {
+      const stop = listenMemory(address.name, onLink)
+      return { address: url, close: async () => stop() }
+    }
+    case 'tcp': {
+      const { server, address: real } = await listenTcp(address.host, address.port, options, onLink)
+      return serverListener(server, real)
+    }
+    case 'unix':
+      return serverListener(await listenUnix(address.path, onLink), `unix://${address.path}`)
+  }
+}
+
+function serverListener(server: Server, address: string): Listener {
+  return { address, close: () => stopServer(server) }
+}
+
+/**
+ * Connects to `url` and completes the handshake; `sink` receives every frame after it.
+ * @throws TroupeError `ECLOSED` (unreachable), `EAUTH` (wrong key), `EPROTO` (version), `EABORT`
+ */
+export async function dial(url: string, options: DialOptions, sink: FrameSink): Promise<Transport> {
+  const address = parseAddress(url)
+  let link: Link
+  switch (address.scheme) {
+    case 'mem':
+      link = dialMemory(address.name)
+      break
+    case 'tcp': {
+      const { socket, target } = await dialTcp(address.host, address.port, options)
+      link = new StreamLink(socket, target)
+      break
+    }
+    case 'unix': {
+      const { socket, target } = await dialUnix(address.path, options)
+      link = new StreamLink(socket, target)
+      break
+    }
+  }
+  return openDialed(link, options, sink)
+}
+
+/** Runs the dialer's side of the handshake on a link (also used for a child's socketpair). */
+export async function openDialed(link: Link, options: DialOptions, sink: FrameSink): Promise<Transport> {
+  const connection = new Connection(link, options, 'dialer', () => sink)
+  const { signal } = options
+  const onAbort = (): void => void connection.close(new TroupeError('EABORT', 'connect aborted', { cause: signal?.reason }))
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    await connection.opened
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+  return connection
+}

@@ -1,0 +1,27 @@
+/**
+ * A `Link` is what each concrete transport provides: frames in both directions over one raw
+ * channel (a socket, a socketpair, an in-memory pair), before any authentication.
+ * `Connection` turns a link into a `Transport`.
+ */
+import type { TroupeError } from '../lib/errors.js'
+
+export interface LinkEvents {
+  frame(frame: Uint8Array): void
+  drain(): void
+  /** The channel is gone; `err` when it failed (an oversize frame, a socket error). */
+  closed(err: TroupeError | undefined): void
+}
+
+export interface Link {
+  readonly remoteAddress: string
+  /** Set by the connection before any data is read. */
+  events: LinkEvents
+  /** Largest incoming frame; raised by the connection once the peer is authenticated. */
+  maxFrameBytes: number
+  /** Queues a frame; false once past the high-water mark. */
+  send(frame: Uint8Array): boolean
+  /** Flushes what is queued, then ends the channel; `events.closed` follows. */
+  end(): void
+  /** Ends the channel at once, dropping what is queued; `events.closed` follows. */
+  destroy(): void
+}

@@ -1,0 +1,84 @@
+/**
+ * A `Link` over a Node stream socket: TCP, TLS, Unix domain sockets and the socketpair a pool
+ * shares with its child processes all come through here.
+ */
+import type { Socket } from 'node:net'
+import { TroupeError, asError } from '../lib/errors.js'
+import { FrameReader, FrameWriter } from './framing.js'
+import type { Link, LinkEvents } from './link.js'
+
+/** Outbound bytes past which `send()` reports backpressure (frames are still accepted). */
+export const HIGH_WATER_BYTES = 1024 * 1024
+
+const ignore: LinkEvents = { frame() {}, drain() {}, closed() {} }
+
+export class StreamLink implements Link {
+  readonly remoteAddress: string
+  events: LinkEvents = ignore
+  readonly #socket: Socket
+  readonly #reader: FrameReader
+  readonly #writer: FrameWriter
+  #failure: TroupeError | undefined
+  #congested = false
+
+  constructor(socket: Socket, remoteAddress: string) {
+    this.#socket = socket
+    this.remoteAddress = remoteAddress
+    this.#reader = new FrameReader(Number.MAX_SAFE_INTEGER, (frame) => this.events.frame(frame))
+    this.#writer = new FrameWriter(socket, HIGH_WATER_BYTES)
+    socket.setNoDelay?.(true)
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('drain', () => {
+      if (this.#congested && this.#writer.pendingBytes < HIGH_WATER_BYTES) {
+        this.#congested = false
+        this.events.drain()
+      }
+    })
+    socket.on('error', (err) => {
+      this.#failure ??= new TroupeError('ECLOSED', `connection to ${remoteAddress} failed: ${err.message}`, { cause: err })
+    })
+    socket.on('close', () => {
+      this.#writer.discard()
+      this.events.closed(this.#failure)
+    })
+  }
+
+  get maxFrameBytes(): number {
+    return this.#reader.maxFrameBytes
+  }
+
+  set maxFrameBytes(bytes: number) {
+    this.#reader.maxFrameBytes = bytes
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#failure !== undefined) return
+    try {
+      this.#reader.push(chunk)
+    } catch (caught) {
+      // an oversize prefix (EFRAME) or a handler bug: this connection ends, nothing escapes
+      // the 'data' handler to crash the process
+      const err = asError(caught)
+      this.#failure = err instanceof TroupeError ? err : new TroupeError('EPROTO', err.message, { cause: err })
+      this.#socket.destroy()
+    }
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.#socket.destroyed || !this.#socket.writable) return false
+    const below = this.#writer.push(frame)
+    if (!below) this.#congested = true
+    return below
+  }
+
+  end(): void {
+    if (this.#socket.destroyed) return
+    this.#writer.flush()
+    this.#socket.end()
+  }
+
+  destroy(): void {
+    this.#writer.discard()
+    this.#socket.destroy()
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * All that actors may know about a connection: it carries frames (opaque byte strings) both
+ * ways to one authenticated peer, says when it can take more, and says once why it closed.
+ * Transports move bytes; what a frame means is the actor layer's business.
+ */
+import type { Clock } from '../lib/clock.js'
+import type { TroupeError } from '../lib/errors.js'
+
+/** Where a transport delivers what happens on it. */
+export interface FrameSink {
+  /** One frame from the peer. It is a view into a read buffer: copy it to keep it long. */
+  frame(frame: Uint8Array): void
+  /** The outbound queue fell back under its high-water mark after `send()` returned false. */
+  drain(): void
+  /** Called exactly once, when the connection is gone; `why` says why (`ECLOSED`, `EFRAME`...). */
+  closed(why: TroupeError): void
+}
+
+/** An open, authenticated connection. */
+export interface Transport {
+  /** Node id the peer proved in the handshake. */
+  readonly peerNode: string
+  /** A printable address of the other end (for logs and stats). */
+  readonly remoteAddress: string
+  /**
+   * Queues one frame. Returns false once the outbound queue is past its high-water mark: the
+   * frame is still sent, but the caller should wait for `sink.drain()` before sending more.
+   * Frames sent after close are dropped (the sink has been told).
+   */
+  send(frame: Uint8Array): boolean
+  /**
+   * Closes after flushing what is queued; with a `reason`, the peer is told it first. Idempotent;
+   * resolves after `sink.closed()` ran.
+   */
+  close(reason?: TroupeError): Promise<void>
+}
+
+/** A listening endpoint. */
+export interface Listener {
+  /** The real URL, e.g. `tcp://127.0.0.1:43121` after listening on port 0. */
+  readonly address: string
+  /** Stops accepting. Connections already made stay open (their owners close them). */
+  close(): Promise<void>
+}
+
+/** Liveness checking: a ping after `intervalMs` of silence; closed after `misses` silent intervals. */
+export interface HeartbeatOptions {
+  intervalMs: number
+  misses: number
+}
+
+/** What every connection needs, on both the dialing and the listening side. */
+export interface ConnectionOptions {
+  /** This node's id, sent in the handshake. */
+  node: string
+  /** Shared secret; an empty key is still a key (both sides must have none). */
+  key: Uint8Array
+  /** Largest frame accepted or sent, in bytes. */
+  maxFrameBytes: number
+  heartbeat: HeartbeatOptions | false
+  /** Bound on the whole handshake. */
+  handshakeTimeoutMs: number
+  clock: Clock
+}
+
+export interface ListenOptions extends ConnectionOptions {
+  /** Allow a non-loopback listener without a key. */
+  insecure: boolean
+}
+
+export interface DialOptions extends ConnectionOptions {
+  signal?: AbortSignal | undefined
+}
+
+/** Called when a listener has authenticated a new peer; returns where its frames go. */
+export type Accept = (transport: Transport) => FrameSink

@@ -1,0 +1,29 @@
+/** `unix:///path/to.sock`: a Unix domain socket (local only, so no key is required). */
+import { unlink } from 'node:fs/promises'
+import type { Server } from 'node:net'
+import { systemClock } from '../lib/clock.js'
+import { TroupeError } from '../lib/errors.js'
+import { connectNet, dialSocket, newServer, serve } from './net-socket.js'
+import type { StreamLink } from './stream-link.js'
+import type { DialOptions } from './transport.js'
+
+export async function listenUnix(path: string, accept: (link: StreamLink) => void): Promise<Server> {
+  try {
+    return await serve(newServer(), { path }, () => `unix://${path}`, accept)
+  } catch (err) {
+    if (!(err instanceof TroupeError) || (err.cause as NodeJS.ErrnoException | undefined)?.code !== 'EADDRINUSE') throw err
+  }
+  // the path exists: reuse it only if nobody answers there (a socket file left by a crash)
+  const alive = await dialSocket(connectNet({ path }), `unix://${path}`, systemClock, 1000, undefined).then(
+    (socket) => (socket.destroy(), true),
+    () => false,
+  )
+  if (alive) throw new TroupeError('ECONFIG', `unix://${path} is in use by a running server`)
+  await unlink(path)
+  return serve(newServer(), { path }, () => `unix://${path}`, accept)
+}
+
+export function dialUnix(path: string, options: DialOptions) {
+  const target = `unix://${path}`
+  return dialSocket(connectNet({ path }), target, options.clock, options.handshakeTimeoutMs, options.signal).then((socket) => ({ socket, target }))
+}
