@@ -207,8 +207,11 @@ export class Connection implements Transport {
         this.#heard = false
         this.#silentIntervals = 0
       } else if (++this.#silentIntervals >= beat.misses) {
+        // a silent peer will not read a goodbye or acknowledge a flush: drop the link now
         const silentMs = beat.intervalMs * beat.misses
-        void this.close(new TroupeError('ECLOSED', `peer ${this.peerNode} silent for ${silentMs} ms (heartbeat)`))
+        this.#state = 'closing'
+        this.#closeReason = new TroupeError('ECLOSED', `peer ${this.peerNode} silent for ${silentMs} ms (heartbeat)`)
+        this.#link.destroy()
         return
       } else {
         this.#link.send(PING_FRAME)

@@ -34,9 +34,15 @@ export function newServer(): Server {
   return createServer({ noDelay: true })
 }
 
-/** Closes a server, bounded: the returned promise does not wait for open connections. */
+/**
+ * Stops accepting. Resolves once the listening socket is closed, without waiting for open
+ * connections: `server.close()`'s own callback waits for every one of them to end, and their
+ * owners close them after their listeners.
+ */
 export function stopServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()))
+  if (!server.listening) return Promise.resolve()
+  server.close()
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 /**

@@ -1,5 +1,5 @@
 /** `unix:///path/to.sock`: a Unix domain socket (local only, so no key is required). */
-import { unlink } from 'node:fs/promises'
+import { lstat, unlink } from 'node:fs/promises'
 import type { Server } from 'node:net'
 import { systemClock } from '../lib/clock.js'
 import { TroupeError } from '../lib/errors.js'
@@ -13,7 +13,10 @@ export async function listenUnix(path: string, accept: (link: StreamLink) => voi
   } catch (err) {
     if (!(err instanceof TroupeError) || (err.cause as NodeJS.ErrnoException | undefined)?.code !== 'EADDRINUSE') throw err
   }
-  // the path exists: reuse it only if nobody answers there (a socket file left by a crash)
+  // the path exists: reuse it only if it is a socket nobody answers on (left by a crash);
+  // never delete anything else that happens to be there
+  const isSocket = await lstat(path).then((st) => st.isSocket(), () => false)
+  if (!isSocket) throw new TroupeError('ECONFIG', `unix://${path}: the path exists and is not a socket`)
   const alive = await dialSocket(connectNet({ path }), `unix://${path}`, systemClock, 1000, undefined).then(
     (socket) => (socket.destroy(), true),
     () => false,
