@@ -1,0 +1,213 @@
+/**
+ * One actor: a handler, a bounded mailbox, and the rule that it handles one message at a time
+ * in arrival order (the next waits while an async handler runs). Every letter that asked for an
+ * answer is answered exactly once: with the handler's result, its error (`ETASK`), or `ECLOSED`
+ * when the actor stops first.
+ */
+import { TroupeError } from '../lib/errors.js'
+import { RingBuffer } from '../lib/ring.js'
+
+/**
+ * What a handler sees besides the message. `S` is the actor's private state; it defaults to a
+ * loose record so a handler can keep counters without declaring them (API.md §3).
+ */
+export interface ActorContext<S extends object = Record<string, any>> {
+  /** Private state, kept between messages. */
+  readonly state: S
+  /** The actor's own name. */
+  readonly name: string
+  /** Node id of the remote asker or teller; undefined for a local one. */
+  readonly from: string | undefined
+  /** Aborts when the asker gives up on this message (timeout, abort) or the system closes. */
+  readonly signal: AbortSignal
+}
+
+/** The function behind an actor. Its return value (or resolved value) answers an ask. */
+export type Handler<M = any, R = unknown, S extends object = Record<string, any>> = (message: M, ctx: ActorContext<S>) => R | Promise<R>
+
+/** Where an answer goes. Local asks carry resolve/reject; remote ones a callback to their peer. */
+export interface Answer {
+  resolve(value: unknown): void
+  reject(err: TroupeError): void
+}
+
+/**
+ * A message waiting in a mailbox. One shape for every kind of letter (tell, local or remote
+ * ask) so the mailbox loop stays monomorphic.
+ */
+export class Letter {
+  readonly message: unknown
+  readonly answer: Answer | undefined
+  readonly from: string | undefined
+  /** Set once answered (or given up on), so nothing is answered twice. */
+  settled = false
+  /** Aborted when the asker gives up; created on first use of `ctx.signal`. */
+  controller: AbortController | undefined
+
+  constructor(message: unknown, answer: Answer | undefined, from: string | undefined) {
+    this.message = message
+    this.answer = answer
+    this.from = from
+  }
+
+  /** Answers with a value, once. */
+  resolve(value: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.answer?.resolve(value)
+  }
+
+  /** Answers with an error, once. */
+  reject(err: TroupeError): void {
+    if (this.settled) return
+    this.settled = true
+    this.answer?.reject(err)
+  }
+
+  /** The asker went away: skip the letter if it is still queued, abort it if running. */
+  cancel(why: TroupeError): void {
+    this.settled = true
+    this.controller?.abort(why)
+  }
+}
+
+/** What an actor reports upward when a handler throws for a letter nobody awaits (a tell). */
+export type OnUnhandled = (actor: string, err: unknown) => void
+
+export class Actor {
+  readonly name: string
+  readonly #handler: Handler
+  readonly #capacity: number
+  readonly #mailbox = new RingBuffer<Letter>()
+  readonly #onUnhandled: OnUnhandled
+  readonly #context: Context
+  #current: Letter | undefined
+  #scheduled = false
+  #running = false
+  #stopped = false
+
+  constructor(name: string, handler: Handler, capacity: number, state: object, onUnhandled: OnUnhandled) {
+    this.name = name
+    this.#handler = handler
+    this.#capacity = capacity
+    this.#onUnhandled = onUnhandled
+    this.#context = new Context(name, state)
+  }
+
+  /** Messages waiting, not counting the one being handled. */
+  get queued(): number {
+    return this.#mailbox.length
+  }
+
+  /**
+   * Queues a letter.
+   * @throws TroupeError `EMAILBOX` when the mailbox is full, `ECLOSED` once stopped.
+   */
+  post(letter: Letter): void {
+    if (this.#stopped) throw new TroupeError('ECLOSED', `actor "${this.name}" has stopped`)
+    if (this.#mailbox.length >= this.#capacity) {
+      throw new TroupeError('EMAILBOX', `mailbox of actor "${this.name}" is full (${this.#capacity} messages)`)
+    }
+    this.#mailbox.push(letter)
+    if (!this.#scheduled && !this.#running) {
+      this.#scheduled = true
+      queueMicrotask(this.#drain)
+    }
+  }
+
+  // Handles letters until the mailbox is empty or a handler goes async; bound once as a field
+  // so scheduling it allocates nothing.
+  readonly #drain = (): void => {
+    this.#scheduled = false
+    this.#running = true
+    for (let letter = this.#mailbox.shift(); letter !== undefined; letter = this.#mailbox.shift()) {
+      if (letter.settled) continue // its asker gave up while it waited
+      this.#current = letter
+      this.#context.letter = letter
+      let result: unknown
+      try {
+        result = this.#handler(letter.message, this.#context)
+      } catch (err) {
+        this.#failed(letter, err)
+        continue
+      }
+      if (isThenable(result)) {
+        result.then(
+          (value) => this.#resume(letter, null, value),
+          (err: unknown) => this.#resume(letter, err ?? new Error('rejected with ' + String(err)), undefined),
+        )
+        return
+      }
+      letter.resolve(result)
+    }
+    this.#running = false
+    this.#current = undefined
+    this.#context.letter = undefined
+  }
+
+  #resume(letter: Letter, err: unknown, value: unknown): void {
+    if (err === null) letter.resolve(value)
+    else this.#failed(letter, err)
+    if (this.#stopped) return
+    this.#drain()
+  }
+
+  #failed(letter: Letter, err: unknown): void {
+    if (letter.answer === undefined) this.#onUnhandled(this.name, err)
+    else letter.reject(handlerError(err))
+  }
+
+  /** Stops taking letters and answers every waiting or running one with `why`. */
+  stop(why: TroupeError): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    const current = this.#current
+    if (current !== undefined) {
+      current.reject(why)
+      current.controller?.abort(why)
+    }
+    for (const letter of this.#mailbox.drain()) letter.reject(why)
+  }
+}
+
+class Context implements ActorContext<object> {
+  readonly state: object
+  readonly name: string
+  letter: Letter | undefined
+
+  constructor(name: string, state: object) {
+    this.name = name
+    this.state = state
+  }
+
+  get from(): string | undefined {
+    return this.letter?.from
+  }
+
+  get signal(): AbortSignal {
+    const letter = this.letter
+    if (letter === undefined) return AbortSignal.abort(new TroupeError('ECLOSED', 'no message is being handled'))
+    letter.controller ??= new AbortController()
+    return letter.controller.signal
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/**
+ * The asker's view of a handler's failure: always `ETASK`, carrying what was thrown (a
+ * `TroupeError` from a nested call keeps its code as `remoteCode`).
+ */
+export function handlerError(thrown: unknown): TroupeError {
+  const err = thrown instanceof Error ? (thrown as Error & { code?: unknown; data?: unknown }) : new Error(String(thrown))
+  const { code, data } = err as { code?: unknown; data?: unknown }
+  return new TroupeError('ETASK', err.message, {
+    cause: err,
+    data,
+    remoteName: err.name,
+    remoteStack: err.stack,
+    remoteCode: typeof code === 'string' ? code : undefined,
+  })
+}

@@ -1,0 +1,69 @@
+/**
+ * The connection options every node shares (key, frame limit, heartbeat, timeouts), checked
+ * once and turned into what the transports need.
+ */
+import type { Clock } from '../lib/clock.js'
+import { configError } from '../lib/errors.js'
+import { resolveKey, type KeyInput } from '../lib/key.js'
+import { booleanOption, durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
+import type { DialOptions, ListenOptions } from '../transports/index.js'
+
+/** Options of `listen()` and `connect()` on every node. */
+export interface NetworkOptions {
+  /** Shared secret of the grid (API.md §2). */
+  key?: KeyInput | undefined
+  /** Largest frame sent or accepted, in bytes (default 16 MiB). */
+  maxFrame?: number | undefined
+  /** Dead-peer detection: a ping after `interval` ms of silence, closed after `misses` (default 5000 / 3); false to turn off. */
+  heartbeat?: { interval?: number | undefined; misses?: number | undefined } | false | undefined
+  /** Bound on connecting plus the handshake, in ms (default 10 000). */
+  connectTimeout?: number | undefined
+  /** Allow listening on a non-loopback address without a key. */
+  insecure?: boolean | undefined
+  /** Abort connecting. */
+  signal?: AbortSignal | undefined
+}
+
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+const DEFAULT_HEARTBEAT_MS = 5000
+const DEFAULT_HEARTBEAT_MISSES = 3
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+/** Frames carry a 4-byte length, so nothing larger can be described. */
+const LARGEST_FRAME_BYTES = 0xffffffff
+
+export type ResolvedNetworkOptions = DialOptions & ListenOptions
+
+/**
+ * Checks `options` (falling back to `defaults`, the node's own) and reads the key.
+ * @throws TroupeError `ECONFIG` for a bad option, `EAUTH` for an unreadable key file.
+ */
+export async function resolveNetworkOptions(
+  node: string,
+  clock: Clock,
+  options: NetworkOptions | undefined,
+  defaults: NetworkOptions = {},
+): Promise<ResolvedNetworkOptions> {
+  const o = { ...defaults, ...optionsObject('options', options) }
+  const maxFrameBytes = integerOption('maxFrame', o.maxFrame, DEFAULT_MAX_FRAME_BYTES, 1024, LARGEST_FRAME_BYTES)
+  return {
+    node,
+    clock,
+    key: await resolveKey(o.key),
+    maxFrameBytes,
+    heartbeat: heartbeatOption(o.heartbeat),
+    handshakeTimeoutMs: durationOption('connectTimeout', o.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
+    insecure: booleanOption('insecure', o.insecure, false),
+    signal: signalOption('signal', o.signal),
+  }
+}
+
+function heartbeatOption(value: NetworkOptions['heartbeat']): ResolvedNetworkOptions['heartbeat'] {
+  if (value === false) return false
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    throw configError('heartbeat', 'false or { interval, misses }', value)
+  }
+  return {
+    intervalMs: durationOption('heartbeat.interval', value?.interval, DEFAULT_HEARTBEAT_MS),
+    misses: integerOption('heartbeat.misses', value?.misses, DEFAULT_HEARTBEAT_MISSES, 1, 1000),
+  }
+}

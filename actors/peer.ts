@@ -1,0 +1,303 @@
+/**
+ * Another node, seen through one connection: asks we sent it (and their deadlines), asks it
+ * sent us (so a `Cancel` can reach them), and the decoding of every envelope it sends. A bad
+ * frame costs this connection at most, never the process or another peer's work.
+ */
+import { debuglog } from 'node:util'
+import { decodeValue, encodeTransient } from '../lib/codec.js'
+import {
+  EnvelopeError,
+  Kind,
+  encodeEnvelope,
+  fromWireError,
+  readEnvelope,
+  thrownToWire,
+  toWireError,
+  type Envelope,
+  type WireError,
+} from '../lib/envelope.js'
+import { TroupeError } from '../lib/errors.js'
+import { PendingAsks } from '../lib/pending.js'
+import type { Clock } from '../lib/clock.js'
+import type { FrameSink, Transport } from '../transports/index.js'
+import { Letter, type Answer } from './actor.js'
+import type { ActorRef, AskOptions } from './refs.js'
+
+const debug = debuglog('troupe')
+
+/** What a peer needs from the node that owns it. */
+export interface PeerHost {
+  readonly clock: Clock
+  /** Hands a letter from this peer to the local actor `to`. @throws `ENOTASK`, `EMAILBOX`, `ECLOSED` */
+  deliver(to: string, letter: Letter): void
+  /** Envelope kinds beyond the actor core's (the task grid's), or undefined to refuse them. */
+  extension(peer: Peer, env: Envelope): boolean
+  /** The connection is gone and every ask on it has been settled. */
+  peerClosed(peer: Peer, why: TroupeError): void
+}
+
+export class Peer implements FrameSink {
+  readonly #host: PeerHost
+  readonly #maxFrameBytes: number
+  #transport: Transport | undefined
+  /** Asks we sent, by id. */
+  readonly pending: PendingAsks
+  /** Asks this peer sent us that are still being handled, by the peer's id (for `Cancel`). */
+  readonly #inbound = new Map<number, Letter>()
+  #closed = false
+  /** Set on every drain; the grid listens to resume sending. */
+  onDrain: (() => void) | undefined
+
+  constructor(host: PeerHost, maxFrameBytes: number) {
+    this.#host = host
+    this.#maxFrameBytes = maxFrameBytes
+    this.pending = new PendingAsks(host.clock)
+  }
+
+  /** Attaches the connection once its handshake is done. */
+  attach(transport: Transport): void {
+    this.#transport = transport
+  }
+
+  /** The peer's node id, as proved in the handshake. */
+  get id(): string {
+    return this.#transport?.peerNode ?? ''
+  }
+
+  get remoteAddress(): string {
+    return this.#transport?.remoteAddress ?? ''
+  }
+
+  get isClosed(): boolean {
+    return this.#closed
+  }
+
+  /** A reference to the actor `name` on this peer. */
+  ref<M = unknown, R = unknown>(name: string): ActorRef<M, R> {
+    return new RemoteRef<M, R>(this, name)
+  }
+
+  /**
+   * Sends an envelope. False when the connection is congested (the frame is still sent) or gone.
+   * @throws TroupeError `EFRAME` when it is larger than maxFrame (nothing is sent).
+   */
+  send(env: Envelope): boolean {
+    const frame = encodeEnvelope(env)
+    if (frame.length > this.#maxFrameBytes) {
+      throw new TroupeError('EFRAME', `frame of ${frame.length} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
+    }
+    return this.#transport?.send(frame) ?? false
+  }
+
+  /** Fails fast on a payload that cannot fit in a frame, before copying it into one. */
+  checkPayload(body: Uint8Array): void {
+    if (body.length > this.#maxFrameBytes) {
+      throw new TroupeError('EFRAME', `payload of ${body.length} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
+    }
+  }
+
+  ask(to: string, message: unknown, options?: AskOptions): Promise<unknown> {
+    const timeout = options?.timeout
+    const signal = options?.signal
+    if (signal?.aborted === true) return Promise.reject(new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason }))
+    if (this.#closed) return Promise.reject(new TroupeError('ECLOSED', `connection to ${this.id} is closed`))
+    let body: Uint8Array
+    try {
+      body = encodeTransient(message)
+      this.checkPayload(body)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => {
+      const id = this.pending.add(resolve, reject, timeout, signal, this.#cancel)
+      try {
+        this.send({ k: Kind.Ask, id, to, body })
+      } catch (err) {
+        this.pending.settle(id, err as TroupeError)
+      }
+    })
+  }
+
+  tell(to: string, message: unknown): void {
+    if (this.#closed) throw new TroupeError('ECLOSED', `connection to ${this.id} is closed`)
+    const body = encodeTransient(message)
+    this.checkPayload(body)
+    this.send({ k: Kind.Tell, to, body })
+  }
+
+  readonly #cancel = (id: number): void => {
+    if (!this.#closed) this.send({ k: Kind.Cancel, id })
+  }
+
+  /** Closes the connection; every ask on it settles with `ECLOSED`. */
+  close(reason?: TroupeError): Promise<void> {
+    return this.#transport?.close(reason) ?? Promise.resolve()
+  }
+
+  // ---- FrameSink -----------------------------------------------------------------------------
+
+  frame(frame: Uint8Array): void {
+    let env: Envelope
+    try {
+      env = readEnvelope(frame)
+    } catch (caught) {
+      this.#badFrame(caught as EnvelopeError)
+      return
+    }
+    switch (env.k) {
+      case Kind.Ask:
+        this.#onAsk(env.id, env.to, env.body)
+        return
+      case Kind.Tell:
+        this.#onTell(env.to, env.body)
+        return
+      case Kind.Reply:
+        this.#onReply(env.id, env.body)
+        return
+      case Kind.Fail:
+        this.pending.settle(env.id, fromWireError(env.err))
+        return
+      case Kind.Cancel:
+        this.#inbound.get(env.id)?.cancel(new TroupeError('EABORT', 'the asker gave up'))
+        this.#inbound.delete(env.id)
+        return
+      case Kind.Hello:
+      case Kind.Auth:
+      case Kind.Ping:
+      case Kind.Pong:
+      case Kind.Bye:
+        return // handled by the connection; never reach here
+      default:
+        if (!this.#host.extension(this, env)) this.#badFrame(new EnvelopeError(`unexpected envelope kind ${(env as Envelope).k}`))
+    }
+  }
+
+  drain(): void {
+    this.onDrain?.()
+  }
+
+  closed(why: TroupeError): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.pending.rejectAll(new TroupeError('ECLOSED', `connection to ${this.id || this.remoteAddress} closed: ${why.message}`, { cause: why }))
+    for (const letter of this.#inbound.values()) letter.cancel(why)
+    this.#inbound.clear()
+    this.#host.peerClosed(this, why)
+  }
+
+  /** An unknown kind that carried an id is answered (a newer peer learns we lack it); anything else ends the connection. */
+  #badFrame(err: EnvelopeError): void {
+    debug('bad frame from %s: %s', this.id, err.message)
+    if (err.requestId !== undefined) this.send({ k: Kind.Fail, id: err.requestId, err: toWireError(err) })
+    else void this.close(err)
+  }
+
+  #onAsk(id: number, to: string, body: Uint8Array): void {
+    let message: unknown
+    try {
+      message = decodeValue(body)
+    } catch (err) {
+      this.#answerFail(id, toWireError(err as TroupeError))
+      return
+    }
+    const letter = new Letter(message, new RemoteAnswer(this, id), this.id)
+    try {
+      this.#host.deliver(to, letter)
+    } catch (err) {
+      this.#answerFail(id, toWireError(err as TroupeError))
+      return
+    }
+    this.#inbound.set(id, letter)
+  }
+
+  #onTell(to: string, body: Uint8Array): void {
+    try {
+      this.#host.deliver(to, new Letter(decodeValue(body), undefined, this.id))
+    } catch (err) {
+      debug('tell to %s from %s dropped: %s', to, this.id, (err as Error).message)
+    }
+  }
+
+  #onReply(id: number, body: Uint8Array): void {
+    if (!this.pending.has(id)) {
+      this.pending.lateReplies++
+      return
+    }
+    let value: unknown
+    try {
+      value = decodeValue(body)
+    } catch (err) {
+      this.pending.settle(id, err as TroupeError)
+      return
+    }
+    this.pending.settle(id, null, value)
+  }
+
+  /** Sends the answer to the peer's ask `id`. */
+  answer(id: number, value: unknown): void {
+    if (this.#inbound.delete(id) === false || this.#closed) return
+    let body: Uint8Array
+    try {
+      body = encodeTransient(value)
+      this.checkPayload(body)
+      this.send({ k: Kind.Reply, id, body })
+    } catch (err) {
+      const e = err as TroupeError
+      const code = e.code === 'EFRAME' ? 'EFRAME' : 'ETASK'
+      this.#answerFail(id, { code, message: `the answer cannot be sent: ${e.message}` })
+    }
+  }
+
+  /** Sends the failure of the peer's ask `id`. */
+  answerError(id: number, err: TroupeError): void {
+    if (this.#inbound.delete(id) === false || this.#closed) return
+    this.#answerFail(id, err.code === 'ETASK' ? thrownFromTask(err) : toWireError(err))
+  }
+
+  #answerFail(id: number, err: WireError): void {
+    if (!this.#closed) this.send({ k: Kind.Fail, id, err })
+  }
+}
+
+/** The wire form of an `ETASK` built locally by `handlerError`: the thrown error, as thrown. */
+function thrownFromTask(err: TroupeError): WireError {
+  return err.cause instanceof Error ? thrownToWire(err.cause) : toWireError(err)
+}
+
+/** Routes an actor's answer back over the connection the ask came from. */
+class RemoteAnswer implements Answer {
+  readonly #peer: Peer
+  readonly #id: number
+
+  constructor(peer: Peer, id: number) {
+    this.#peer = peer
+    this.#id = id
+  }
+
+  resolve(value: unknown): void {
+    this.#peer.answer(this.#id, value)
+  }
+
+  reject(err: TroupeError): void {
+    this.#peer.answerError(this.#id, err)
+  }
+}
+
+/** An actor on another node; messages are copied through CBOR. */
+class RemoteRef<M, R> implements ActorRef<M, R> {
+  readonly name: string
+  readonly #peer: Peer
+
+  constructor(peer: Peer, name: string) {
+    this.#peer = peer
+    this.name = name
+  }
+
+  tell(message: M): void {
+    this.#peer.tell(this.name, message)
+  }
+
+  ask(message: M, options?: AskOptions): Promise<R> {
+    return this.#peer.ask(this.name, message, options) as Promise<R>
+  }
+}
