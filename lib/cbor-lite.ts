@@ -154,14 +154,21 @@ const MAX_SKIP_DEPTH = 16
 
 /** Reads CBOR items from one frame; every method throws `CborError` on bad or short input. */
 export class CborReader {
-  readonly buf: Uint8Array
+  buf: Uint8Array
   pos: number
-  readonly end: number
+  end: number
 
-  constructor(buf: Uint8Array, pos = 0, end = buf.length) {
+  constructor(buf: Uint8Array = new Uint8Array(0), pos = 0, end = buf.length) {
     this.buf = buf
     this.pos = pos
     this.end = end
+  }
+
+  /** Points the reader at a new input (one reader serves every frame: no allocation per frame). */
+  reset(buf: Uint8Array): void {
+    this.buf = buf
+    this.pos = 0
+    this.end = buf.length
   }
 
   get done(): boolean {

@@ -211,6 +211,9 @@ class FieldReader extends CborReader {
   }
 }
 
+// one reader for every frame; readEnvelope never re-enters itself
+const reader = new FieldReader()
+
 type Decoders = { readonly [K in Kind]: (r: FieldReader) => Extract<Envelope, { k: K }> }
 
 const DECODE: Decoders = {
@@ -231,7 +234,8 @@ const DECODE: Decoders = {
  * @throws EnvelopeError (`EPROTO`) when the frame is not an envelope this version understands.
  */
 export function readEnvelope(frame: Uint8Array): Envelope {
-  const r = new FieldReader(frame)
+  const r = reader
+  r.reset(frame)
   let k: number
   try {
     r.remaining = r.array()

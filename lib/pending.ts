@@ -17,13 +17,6 @@ interface Pending {
   onAbort: (() => void) | undefined
 }
 
-/** Deadline and cancellation of one request. */
-export interface WaitOptions {
-  timeoutMs?: number | undefined
-  signal?: AbortSignal | undefined
-  /** Told about a timeout or abort, after the request settled. */
-  giveUp?: GiveUp | undefined
-}
 
 export class PendingAsks {
   readonly #clock: Clock
@@ -41,12 +34,18 @@ export class PendingAsks {
   }
 
   /**
-   * Registers a request and returns its id. The caller checks `signal.aborted` before calling,
-   * so an already-aborted request is never sent.
+   * Registers a request and returns its id. `timeoutMs` and `signal` bound it; `giveUp` is told
+   * when either ends it. The caller checks `signal.aborted` first, so an already-aborted request
+   * is never sent. (Positional rather than an options object: this runs for every ask.)
    */
-  add(resolve: (value: unknown) => void, reject: (err: TroupeError) => void, options: WaitOptions = {}): number {
+  add(
+    resolve: (value: unknown) => void,
+    reject: (err: TroupeError) => void,
+    timeoutMs?: number,
+    signal?: AbortSignal,
+    giveUp?: GiveUp,
+  ): number {
     const id = this.#nextId++
-    const { timeoutMs, signal, giveUp } = options
     const entry: Pending = { resolve, reject, timer: undefined, signal, onAbort: undefined }
     if (timeoutMs !== undefined) {
       entry.timer = this.#clock.setTimer(timeoutMs, () => {

@@ -1,15 +1,15 @@
 import * as assert from 'uvu/assert'
 import { ManualClock } from '../../lib/clock.js'
 import { TroupeError } from '../../lib/errors.js'
-import { PendingAsks } from '../../lib/pending.js'
+import { PendingAsks, type GiveUp } from '../../lib/pending.js'
 import { rejectsWith, settlements, suite } from '../harness.js'
 
 const t = suite('PendingAsks')
 
-function open(pending: PendingAsks, options: Parameters<PendingAsks['add']>[2] = {}) {
+function open(pending: PendingAsks, options: { timeoutMs?: number; signal?: AbortSignal; giveUp?: GiveUp } = {}) {
   let id = 0
   const promise = new Promise((resolve, reject) => {
-    id = pending.add(resolve, reject, options)
+    id = pending.add(resolve, reject, options.timeoutMs, options.signal, options.giveUp)
   })
   return { id, promise, settled: settlements(promise) }
 }

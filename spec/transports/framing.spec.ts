@@ -79,14 +79,27 @@ class RecordingStream implements ByteStream {
 t.test('frames queued in one tick go out in one write; the reader gets them back', async () => {
   const out = new RecordingStream()
   const writer = new FrameWriter(out, 1 << 20)
-  for (let i = 0; i < 100; i++) writer.push(Buffer.from(`m${i}`))
+  for (let i = 0; i < 63; i++) writer.push(Buffer.from(`m${i}`))
   assert.is(out.writes.length, 0, 'nothing written before the microtask')
   await Promise.resolve()
   assert.is(out.writes.length, 1)
   const { frames, reader } = collect()
   reader.push(out.writes[0]!)
-  assert.is(frames.length, 100)
-  assert.is(Buffer.from(frames[99]!, 'hex').toString(), 'm99')
+  assert.is(frames.length, 63)
+  assert.is(Buffer.from(frames[62]!, 'hex').toString(), 'm62')
+})
+
+t.test('a burst of small frames is written every 64 frames, so the peer can start early', async () => {
+  const out = new RecordingStream()
+  const writer = new FrameWriter(out, 1 << 20)
+  for (let i = 0; i < 64; i++) writer.push(Buffer.from(`m${i}`))
+  assert.is(out.writes.length, 1, 'the 64th frame flushed the batch')
+  for (let i = 64; i < 100; i++) writer.push(Buffer.from(`m${i}`))
+  await Promise.resolve()
+  assert.is(out.writes.length, 2)
+  const { frames, reader } = collect()
+  for (const w of out.writes) reader.push(w)
+  assert.equal(frames.map((f) => Buffer.from(f, 'hex').toString()), Array.from({ length: 100 }, (_, i) => `m${i}`))
 })
 
 t.test('past the flush threshold a batch goes out at once; a large frame is not copied', () => {

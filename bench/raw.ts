@@ -1,0 +1,85 @@
+/**
+ * Raw baselines measured in the same run as the figures they anchor: a plain async function
+ * call, and a plain TCP echo of the same number of bytes as one of our frames, both one at a
+ * time (c1) and pipelined with every reply answered by one write of as many new messages.
+ */
+import { connect, type Socket } from 'node:net'
+import { Latencies, closedLoop, sleep, type LoopOptions } from './measure.js'
+
+export async function functionCall(options: LoopOptions) {
+  const echo = async (x: unknown): Promise<unknown> => x
+  return closedLoop((i) => echo(i), options)
+}
+
+async function open(address: string): Promise<Socket> {
+  const [host, port] = address.replace('tcp://', '').split(':') as [string, string]
+  const socket = connect({ host, port: Number(port), noDelay: true })
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+  return socket
+}
+
+/**
+ * `outstanding` messages of `messageBytes` in flight on one connection for `durationMs`.
+ * Validates first that the echo returns exactly what was sent.
+ */
+export async function tcpEcho(address: string, messageBytes: number, outstanding: number, options: LoopOptions) {
+  const socket = await open(address)
+  const message = Buffer.alloc(messageBytes, 7)
+  await validateEcho(socket, message)
+  const sentAt = new Float64Array(outstanding * 2 + 1024) // FIFO of send times; TCP keeps order
+  let head = 0
+  let tail = 0
+  let pendingBytes = 0
+  let measuring = false
+  let stop = false
+  let done = 0
+  const latencies = new Latencies()
+  const send = (n: number): void => {
+    const out = n === 1 ? message : Buffer.alloc(messageBytes * n, 7)
+    const now = performance.now()
+    for (let i = 0; i < n; i++) sentAt[tail++ % sentAt.length] = now
+    socket.write(out)
+  }
+  socket.on('data', (chunk: Buffer) => {
+    pendingBytes += chunk.length
+    const complete = Math.floor(pendingBytes / messageBytes)
+    pendingBytes -= complete * messageBytes
+    const now = performance.now()
+    for (let i = 0; i < complete; i++) {
+      const t0 = sentAt[head++ % sentAt.length] as number
+      if (measuring) {
+        latencies.record((now - t0) * 1000)
+        done++
+      }
+    }
+    if (!stop && complete > 0) send(complete)
+  })
+  send(outstanding)
+  await sleep(options.warmupMs)
+  measuring = true
+  const start = performance.now()
+  await sleep(options.durationMs)
+  const elapsed = performance.now() - start
+  measuring = false
+  stop = true
+  socket.destroy()
+  return { opsPerS: (done / elapsed) * 1000, p50: latencies.percentile(50), p99: latencies.percentile(99) }
+}
+
+async function validateEcho(socket: Socket, message: Buffer): Promise<void> {
+  const got = await new Promise<Buffer>((resolve) => {
+    const parts: Buffer[] = []
+    let n = 0
+    const onData = (chunk: Buffer): void => {
+      parts.push(chunk)
+      n += chunk.length
+      if (n >= message.length) {
+        socket.off('data', onData)
+        resolve(Buffer.concat(parts))
+      }
+    }
+    socket.on('data', onData)
+    socket.write(message)
+  })
+  if (!got.equals(message)) throw new Error('raw TCP echo returned different bytes')
+}
