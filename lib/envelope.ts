@@ -28,6 +28,15 @@ export const Kind = {
   Reply: 7,
   Fail: 8,
   Cancel: 9,
+  // task grid (actors/dispatcher.ts, pool.ts, client.ts)
+  Submit: 10,
+  Withdraw: 11,
+  Assign: 12,
+  Revoke: 13,
+  Done: 14,
+  Failed: 15,
+  Progress: 16,
+  PoolState: 17,
 } as const
 export type Kind = (typeof Kind)[keyof typeof Kind]
 
@@ -64,12 +73,55 @@ export interface Fail { k: typeof Kind.Fail; id: number; err: WireError }
 /** The asker gave up on request `id` (timeout or abort). */
 export interface Cancel { k: typeof Kind.Cancel; id: number }
 
-export type Envelope = Hello | Auth | Ping | Pong | Bye | Ask | Tell | Reply | Fail | Cancel
+/** Client → manager: run task `name` on `body`. `id` is the client's, unique among its open tasks. */
+export interface Submit {
+  k: typeof Kind.Submit
+  id: number
+  name: string
+  body: Uint8Array
+  priority: number
+  runTimeoutMs?: number | undefined
+  assignTimeoutMs?: number | undefined
+  /** Coalescing key. */
+  key?: string | undefined
+}
+/** Client → manager: the caller gave up on task `id`. */
+export interface Withdraw { k: typeof Kind.Withdraw; id: number }
+/** Manager → pool (and pool → its processes): run this. `id` is the assigner's; `attempt` counts from 1. */
+export interface Assign {
+  k: typeof Kind.Assign
+  id: number
+  name: string
+  body: Uint8Array
+  priority: number
+  attempt: number
+  runTimeoutMs?: number | undefined
+}
+/** Manager → pool: stop assignment `id` (its callers are gone). */
+export interface Revoke { k: typeof Kind.Revoke; id: number }
+/** Task `id` finished with `body`, after running `ms` milliseconds. */
+export interface Done { k: typeof Kind.Done; id: number; body: Uint8Array; ms: number }
+/** Task `id` failed. From a pool, `EWORKERLOST` means its process died and it may run again. */
+export interface Failed { k: typeof Kind.Failed; id: number; err: WireError }
+/** Task `id` reported progress (`ctx.progress(value)`). */
+export interface Progress { k: typeof Kind.Progress; id: number; value: number }
+/** Pool → manager: its capacity changed, or it started draining (takes no new task). */
+export interface PoolState { k: typeof Kind.PoolState; capacity: number; draining: boolean }
+
+export type Envelope =
+  | Hello | Auth | Ping | Pong | Bye
+  | Ask | Tell | Reply | Fail | Cancel
+  | Submit | Withdraw | Assign | Revoke | Done | Failed | Progress | PoolState
 
 // ---------------------------------------------------------------------------------------------
 // encoding: one function per kind writes `[k, ...fields]`, every field present (null if absent)
 
 const w = new CborWriter()
+
+function optNumber(n: number | undefined): void {
+  if (n === undefined) w.null()
+  else w.number(n)
+}
 
 function optText(s: string | undefined): void {
   if (s === undefined) w.null()
@@ -104,6 +156,20 @@ const ENCODE: Encoders = {
   [Kind.Reply]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.bytes(e.body) },
   [Kind.Fail]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
   [Kind.Cancel]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
+  [Kind.Submit]: (e) => {
+    w.array(8); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.priority)
+    optNumber(e.runTimeoutMs); optNumber(e.assignTimeoutMs); optText(e.key)
+  },
+  [Kind.Withdraw]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
+  [Kind.Assign]: (e) => {
+    w.array(7); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.priority); w.number(e.attempt)
+    optNumber(e.runTimeoutMs)
+  },
+  [Kind.Revoke]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
+  [Kind.Done]: (e) => { w.array(4); w.number(e.k); w.number(e.id); w.bytes(e.body); w.number(e.ms) },
+  [Kind.Failed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
+  [Kind.Progress]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.number(e.value) },
+  [Kind.PoolState]: (e) => { w.array(3); w.number(e.k); w.number(e.capacity); w.boolean(e.draining) },
 }
 
 /** Encodes an envelope into a fresh view of a shared slab (never overwritten later). */
@@ -164,6 +230,11 @@ class FieldReader extends CborReader {
   reqText(): string {
     this.#required()
     return this.text()
+  }
+
+  reqBool(): boolean {
+    this.#required()
+    return this.boolean()
   }
 
   reqBytes(): Uint8Array {
@@ -227,6 +298,20 @@ const DECODE: Decoders = {
   [Kind.Reply]: (r) => ({ k: Kind.Reply, id: r.reqUint(), body: r.reqBytes() }),
   [Kind.Fail]: (r) => ({ k: Kind.Fail, id: r.reqUint(), err: r.reqError() }),
   [Kind.Cancel]: (r) => ({ k: Kind.Cancel, id: r.reqUint() }),
+  [Kind.Submit]: (r) => ({
+    k: Kind.Submit, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), priority: r.reqNumber(),
+    runTimeoutMs: r.optUint(), assignTimeoutMs: r.optUint(), key: r.optText(),
+  }),
+  [Kind.Withdraw]: (r) => ({ k: Kind.Withdraw, id: r.reqUint() }),
+  [Kind.Assign]: (r) => ({
+    k: Kind.Assign, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), priority: r.reqNumber(), attempt: r.reqUint(),
+    runTimeoutMs: r.optUint(),
+  }),
+  [Kind.Revoke]: (r) => ({ k: Kind.Revoke, id: r.reqUint() }),
+  [Kind.Done]: (r) => ({ k: Kind.Done, id: r.reqUint(), body: r.reqBytes(), ms: r.reqNumber() }),
+  [Kind.Failed]: (r) => ({ k: Kind.Failed, id: r.reqUint(), err: r.reqError() }),
+  [Kind.Progress]: (r) => ({ k: Kind.Progress, id: r.reqUint(), value: r.reqNumber() }),
+  [Kind.PoolState]: (r) => ({ k: Kind.PoolState, capacity: r.reqUint(), draining: r.reqBool() }),
 }
 
 /**

@@ -29,7 +29,8 @@ const rules: [folder: string, ok: (spec: string) => boolean][] = [
   [
     'actors',
     (s) =>
-      external(['eventemitter3'])(s) ||
+      // tsx only inside the bootstrap of a thread that must load TypeScript (actors/workers.ts)
+      external(['eventemitter3', 'tsx/esm/api'])(s) ||
       s.startsWith('lib/') ||
       s.startsWith('actors/') ||
       s === 'transports/transport.js' ||

@@ -21,6 +21,15 @@ export const EXAMPLES: Envelope[] = [
   { k: Kind.Reply, id: 65_536, body },
   { k: Kind.Fail, id: 0, err: { code: 'ETASK', message: 'boom', name: 'TypeError', stack: 'at x', remoteCode: 'E1', data: body } },
   { k: Kind.Cancel, id: 23 },
+  { k: Kind.Submit, id: 1, name: 'add', body, priority: -2.5, runTimeoutMs: 100, assignTimeoutMs: 50, key: 'k' },
+  { k: Kind.Submit, id: 2, name: 'add', body, priority: 0 },
+  { k: Kind.Withdraw, id: 3 },
+  { k: Kind.Assign, id: 4, name: 'resize', body, priority: 7, attempt: 2, runTimeoutMs: 1000 },
+  { k: Kind.Revoke, id: 5 },
+  { k: Kind.Done, id: 6, body, ms: 12.75 },
+  { k: Kind.Failed, id: 7, err: { code: 'EWORKERLOST', message: 'gone' } },
+  { k: Kind.Progress, id: 8, value: 0.5 },
+  { k: Kind.PoolState, capacity: 16, draining: true },
 ]
 
 /** Byte strings as hex and absent fields dropped, so Buffer and Uint8Array views compare equal. */

@@ -1,0 +1,130 @@
+/**
+ * Task modules and running one task: what a pool's worker (inline, thread or process) does with
+ * an assignment once it has decoded it. Shared by the inline runtime and actors/worker-entry.ts.
+ */
+import { pathToFileURL } from 'node:url'
+import { TroupeError, configError } from '../lib/errors.js'
+
+/** What a task receives besides its input. */
+export interface TaskContext {
+  /** Aborts on the run timeout, when every caller gave up, or when the pool drains or closes. */
+  readonly signal: AbortSignal
+  /** Reports progress (any number; 0..1 by convention) to the caller's `onProgress`. */
+  progress(value: number): void
+  /** 1 on the first run; more after its worker was lost. */
+  readonly attempt: number
+  /** This run's id, unique within its pool. */
+  readonly id: number
+}
+
+/** A task: input and context in, output (or a promise of it) out. */
+export type TaskFunction<I = never, O = unknown> = (input: I, ctx: TaskContext) => O | Promise<O>
+
+/** An object of named tasks. */
+export type TaskMap = Record<string, TaskFunction<never, unknown>>
+
+/**
+ * Declares a task module's tasks; returns them unchanged, typed, so `client.typed<typeof tasks>()`
+ * can check names, inputs and outputs.
+ * @example
+ * export default defineTasks({ add: ([a, b]: [number, number]) => a + b })
+ */
+export function defineTasks<T extends Record<string, (input: never, ctx: TaskContext) => unknown>>(tasks: T): T {
+  return tasks
+}
+
+/** Where a pool's tasks come from: a module (URL or path), or an object (inline pools only). */
+export type TasksSource = URL | string | TaskMap
+
+/** A module's location as a URL string, for a child process or thread to import. */
+export function moduleUrl(tasks: URL | string): string {
+  if (tasks instanceof URL) return tasks.href
+  return /^[a-z][a-z0-9+.-]*:/i.test(tasks) ? tasks : pathToFileURL(tasks).href
+}
+
+/**
+ * Loads a task module: its default export's functions and its named function exports.
+ * @throws TroupeError `ECONFIG` when it cannot be imported or exports no task.
+ */
+export async function loadTasks(source: TasksSource): Promise<TaskMap> {
+  if (typeof source === 'object' && !(source instanceof URL)) return checkedTasks(source, 'tasks')
+  const url = moduleUrl(source)
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import(url)) as Record<string, unknown>
+  } catch (err) {
+    throw new TroupeError('ECONFIG', `cannot load the task module ${url}: ${(err as Error).message}`, { cause: err })
+  }
+  const tasks: Record<string, unknown> = {}
+  const main = mod.default
+  if (typeof main === 'object' && main !== null) Object.assign(tasks, main)
+  for (const [name, value] of Object.entries(mod)) {
+    if (name !== 'default' && typeof value === 'function' && !isClass(value)) tasks[name] = value
+  }
+  return checkedTasks(tasks, url)
+}
+
+function isClass(value: Function): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(value))
+}
+
+function checkedTasks(tasks: Record<string, unknown>, where: string): TaskMap {
+  if (typeof tasks !== 'object' || tasks === null) throw configError('tasks', 'a module URL, a path or an object of functions', tasks)
+  for (const [name, fn] of Object.entries(tasks)) {
+    if (typeof fn !== 'function') throw new TroupeError('ECONFIG', `task "${name}" in ${where} is not a function`)
+  }
+  return tasks as TaskMap
+}
+
+/** Name under which `client.eval` sends code: its input is `[source, input]`. */
+export const EVAL_TASK = '$eval'
+
+/** Compiled `eval` sources, most recent last; bounded so a client cannot fill memory with code. */
+const EVAL_CACHE_LIMIT = 256
+
+/** A task ready to run: the function and the input it takes. */
+export interface PreparedTask {
+  fn: TaskFunction<unknown, unknown>
+  input: unknown
+}
+
+/** Finds tasks by name in one task map, and compiles `eval` code where allowed. */
+export class TaskRunner {
+  readonly #tasks: TaskMap
+  readonly #allowEval: boolean
+  readonly #compiled = new Map<string, TaskFunction<unknown, unknown>>()
+
+  constructor(tasks: TaskMap, allowEval: boolean) {
+    this.#tasks = tasks
+    this.#allowEval = allowEval
+  }
+
+  /**
+   * What to run for task `name`, or why nothing can run (`ENOTASK`, `EEVAL`): these keep their
+   * own codes, while anything the task itself throws becomes `ETASK`.
+   */
+  prepare(name: string, input: unknown): PreparedTask | TroupeError {
+    if (name === EVAL_TASK) return this.#prepareEval(input)
+    const fn = Object.hasOwn(this.#tasks, name) ? this.#tasks[name] : undefined
+    if (fn === undefined) return new TroupeError('ENOTASK', `no task named "${name}"`)
+    return { fn: fn as TaskFunction<unknown, unknown>, input }
+  }
+
+  #prepareEval(input: unknown): PreparedTask | TroupeError {
+    if (!this.#allowEval) return new TroupeError('EEVAL', 'this pool was started without allowEval: code sent by clients is not run')
+    if (!Array.isArray(input) || typeof input[0] !== 'string') return new TroupeError('EEVAL', 'eval needs [source, input]')
+    const [source, argument] = input as [string, unknown]
+    let fn = this.#compiled.get(source)
+    if (fn === undefined) {
+      try {
+        fn = new Function(`return (${source})`)() as TaskFunction<unknown, unknown>
+      } catch (err) {
+        return new TroupeError('EEVAL', `the code does not compile: ${(err as Error).message}`, { cause: err })
+      }
+      if (typeof fn !== 'function') return new TroupeError('EEVAL', 'the code is not a function')
+      if (this.#compiled.size >= EVAL_CACHE_LIMIT) this.#compiled.delete(this.#compiled.keys().next().value as string)
+      this.#compiled.set(source, fn)
+    }
+    return { fn, input: argument }
+  }
+}
