@@ -8,6 +8,13 @@ import * as assert from 'uvu/assert'
 import type { EventEmitter } from 'eventemitter3'
 import { TroupeError } from '../lib/errors.js'
 
+// A rejection nobody handled is a test bug. It fails the run (exit code 1) loudly, but does not
+// kill the process: that would lose the report of every test after it.
+process.on('unhandledRejection', (reason) => {
+  console.error('UNHANDLED REJECTION (fails the run):', reason)
+  process.exitCode = 1
+})
+
 const DEFAULT_DEADLINE_MS = 20_000
 const CLEANUP_DEADLINE_MS = 10_000
 

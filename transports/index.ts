@@ -14,6 +14,9 @@ import type { Accept, DialOptions, FrameSink, ListenOptions, Listener, Transport
 import { dialUnix, listenUnix } from './unix.js'
 
 export type { Accept, DialOptions, FrameSink, ListenOptions, Listener, Transport } from './transport.js'
+export type { Link } from './link.js'
+export { CHANNEL_FD, parentChannel, spawnWithChannel } from './ipc.js'
+export { PortLink, type PortEndpoint } from './port.js'
 
 /** A parsed address. */
 export type Address =
@@ -101,6 +104,16 @@ export async function dial(url: string, options: DialOptions, sink: FrameSink): 
     }
   }
   return openDialed(link, options, sink)
+}
+
+/**
+ * Runs the listener's side of the handshake on a link that is already connected (a child
+ * process's socketpair); resolves once the peer has proved the key.
+ */
+export async function openAccepted(link: Link, options: ListenOptions, sink: FrameSink): Promise<Transport> {
+  const connection = new Connection(link, options, 'listener', () => sink)
+  await connection.opened
+  return connection
 }
 
 /** Runs the dialer's side of the handshake on a link (also used for a child's socketpair). */

@@ -14,7 +14,7 @@ const ignore: LinkEvents = { frame() {}, drain() {}, closed() {} }
 
 export class StreamLink implements Link {
   readonly remoteAddress: string
-  events: LinkEvents = ignore
+  #events: LinkEvents = ignore
   readonly #socket: Socket
   readonly #reader: FrameReader
   readonly #writer: FrameWriter
@@ -27,7 +27,6 @@ export class StreamLink implements Link {
     this.#reader = new FrameReader(Number.MAX_SAFE_INTEGER, (frame) => this.events.frame(frame))
     this.#writer = new FrameWriter(socket, HIGH_WATER_BYTES)
     socket.setNoDelay?.(true)
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('drain', () => {
       if (this.#congested && this.#writer.pendingBytes < HIGH_WATER_BYTES) {
         this.#congested = false
@@ -41,6 +40,17 @@ export class StreamLink implements Link {
       this.#writer.discard()
       this.events.closed(this.#failure)
     })
+  }
+
+  get events(): LinkEvents {
+    return this.#events
+  }
+
+  /** Reading starts when someone listens: until then the socket keeps what arrives. */
+  set events(events: LinkEvents) {
+    const first = this.#events === ignore
+    this.#events = events
+    if (first) this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
   }
 
   get maxFrameBytes(): number {

@@ -1,0 +1,430 @@
+/**
+ * `Client`: queues tasks on a manager (or a standalone pool) and gets each result to its caller
+ * exactly once (API.md §4). Every call has one exit (`#settle`). While the manager is
+ * unreachable, calls wait within their `timeout` and are sent once it is back; after a
+ * reconnect the calls still open are sent again (at-least-once), and a late or duplicate
+ * answer finds no call and is dropped.
+ */
+import { EventEmitter } from 'eventemitter3'
+import { setMaxListeners } from 'node:events'
+import type { Timer } from '../lib/clock.js'
+import { decodeValue, encodeValue } from '../lib/codec.js'
+import { Kind, fromWireError, type Envelope } from '../lib/envelope.js'
+import { TroupeError, configError } from '../lib/errors.js'
+import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
+import { RingBuffer } from '../lib/ring.js'
+import { MANAGER_ACTOR, hostNodeActor, type SysMsgTarget } from './control.js'
+import type { ManagerStats } from './manager.js'
+import type { NetworkOptions } from './network-options.js'
+import type { Peer } from './peer.js'
+import { Reconnector, type ReconnectOption } from './reconnector.js'
+import { ActorSystem } from './system.js'
+import { EVAL_TASK, type TaskContext } from './tasks.js'
+
+/** Options of one call (API.md §4). */
+export interface RunOptions {
+  /** Whole life of the call, in ms, on the client's clock → `ECSTO`. */
+  timeout?: number | undefined
+  /** Running time on a worker, in ms → `ETO` (the task's signal aborts). */
+  runTimeout?: number | undefined
+  /** Waiting time for a worker, in ms → `EATO`. */
+  assignTimeout?: number | undefined
+  /** Higher runs first (default 0); equal priorities run in order. */
+  priority?: number | undefined
+  /** Coalescing key (with a manager started with `coalesce: true`). */
+  key?: string | undefined
+  /** Aborting it rejects the call with `EABORT` and stops the task. */
+  signal?: AbortSignal | undefined
+  /** Called with each `ctx.progress(value)` of the task. */
+  onProgress?: ((value: number) => void) | undefined
+}
+
+/** Options of `each()`: how many tasks may be open at once (default 1024). */
+export interface EachOptions extends RunOptions {
+  concurrency?: number | undefined
+}
+
+/** One outcome of `each()`, in the order tasks finish. */
+export type EachResult<R> = { index: number; ok: true; value: R } | { index: number; ok: false; error: TroupeError }
+
+/** Options of `Client.connect()`. */
+export interface ClientOptions extends NetworkOptions {
+  /** Retries of a task rejected by a full queue, waiting (1 + ln(attempt)) × `delay` ms (default 10 × 100 ms). */
+  retry?: { attempts?: number | undefined; delay?: number | undefined } | undefined
+  /** Reconnect after losing the manager (default on, 100 ms doubling to 5 s); false: fail open calls with `ECLOSED`. */
+  reconnect?: ReconnectOption
+}
+
+export interface ClientEvents {
+  sysmsg: [msg: unknown, fromId: string]
+  connected: []
+  disconnected: [why: TroupeError]
+}
+
+// A task module's functions, as the client sees them.
+type AnyTask = (input: never, ctx: TaskContext) => unknown
+type Input<F> = F extends (input: infer I, ...rest: never[]) => unknown ? I : never
+type Output<F> = F extends (...args: never[]) => infer O ? Awaited<O> : never
+
+/** `client.typed<typeof tasks>()`: the same calls, checked against a task module's types. */
+export interface TypedClient<T extends Record<string, AnyTask>> {
+  run<K extends keyof T & string>(name: K, input: Input<T[K]>, options?: RunOptions): Promise<Output<T[K]>>
+  all<K extends keyof T & string>(name: K, inputs: readonly Input<T[K]>[], options?: RunOptions): Promise<Output<T[K]>[]>
+  each<K extends keyof T & string>(name: K, inputs: Iterable<Input<T[K]>> | AsyncIterable<Input<T[K]>>, options?: EachOptions): AsyncIterable<EachResult<Output<T[K]>>>
+}
+
+interface Call {
+  readonly id: number
+  readonly name: string
+  readonly body: Uint8Array
+  readonly priority: number
+  readonly runTimeoutMs: number | undefined
+  readonly assignTimeoutMs: number | undefined
+  readonly key: string | undefined
+  readonly onProgress: ((value: number) => void) | undefined
+  readonly resolve: (value: unknown) => void
+  readonly reject: (err: TroupeError) => void
+  readonly signal: AbortSignal | undefined
+  readonly onAbort: (() => void) | undefined
+  timer: Timer | undefined
+  retryTimer: Timer | undefined
+  /** Rejections by a full queue so far. */
+  rejections: number
+  /** Sent on the current connection (so a Withdraw means something). */
+  sent: boolean
+}
+
+const DEFAULT_RETRY_ATTEMPTS = 10
+const DEFAULT_RETRY_DELAY_MS = 100
+const DEFAULT_EACH_CONCURRENCY = 1024
+
+export class Client extends EventEmitter<ClientEvents> {
+  readonly #system: ActorSystem
+  #link!: Reconnector
+  readonly #calls = new Map<number, Call>()
+  // calls waiting to be sent (no connection, or the connection was congested)
+  readonly #outbox = new RingBuffer<Call>()
+  readonly #retryAttempts: number
+  readonly #retryDelayMs: number
+  #nextId = 1
+  #closing: Promise<void> | undefined
+
+  private constructor(system: ActorSystem, retryAttempts: number, retryDelayMs: number) {
+    super()
+    this.#system = system
+    this.#retryAttempts = retryAttempts
+    this.#retryDelayMs = retryDelayMs
+  }
+
+  /**
+   * Connects to a manager or a standalone pool at `url`.
+   * @throws TroupeError `ECLOSED` (unreachable within connectTimeout), `EAUTH`, `EPROTO`, `ECONFIG`
+   * @example
+   * const client = await Client.connect('tcp://mgrhost:8000', { key })
+   * await client.run('add', [4, 7]) // 11
+   */
+  static async connect(url: string, options: ClientOptions = {}): Promise<Client> {
+    const o = optionsObject('options', options)
+    const retry = optionsObject('retry', o.retry)
+    const system = new ActorSystem({ ...o, name: 'client' })
+    const client = new Client(
+      system,
+      integerOption('retry.attempts', retry.attempts, DEFAULT_RETRY_ATTEMPTS, 0),
+      durationOption('retry.delay', retry.delay, DEFAULT_RETRY_DELAY_MS),
+    )
+    hostNodeActor(system, (msg, from) => client.emit('sysmsg', msg, from))
+    system.extend({ envelope: (peer, env) => client.#fromManager(peer, env) })
+    client.#link = new Reconnector(system, url, o, {
+      connected: (peer) => client.#connected(peer),
+      disconnected: (why) => client.#disconnected(why),
+      lost: (why) => client.#failAll(new TroupeError('ECLOSED', `lost the manager: ${why.message}`, { cause: why })),
+    })
+    try {
+      await client.#link.start()
+    } catch (err) {
+      await system.close()
+      throw err
+    }
+    return client
+  }
+
+  /** This client's node id. */
+  get id(): string {
+    return this.#system.id
+  }
+
+  /** Tasks sent or waiting to be sent, not yet answered. */
+  get pending(): number {
+    return this.#calls.size
+  }
+
+  /**
+   * Runs one task and resolves with its result.
+   * Rejects with `ECSTO`, `ETO`, `EATO`, `EREJECTED`, `EABORT`, `ETASK`, `ENOTASK`, `EEVAL`,
+   * `EFRAME`, `EWORKERLOST`, `ECLOSED` or `ECONFIG`.
+   */
+  run<R = unknown>(name: string, input?: unknown, options?: RunOptions): Promise<R> {
+    try {
+      return this.#start(name, input, options) as Promise<R>
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Runs one task per input; resolves with the results in input order. The first failure
+   * rejects the call and cancels the rest (queued ones are dropped, running ones see their
+   * signal abort).
+   */
+  async all<R = unknown>(name: string, inputs: readonly unknown[], options: RunOptions = {}): Promise<R[]> {
+    if (!Array.isArray(inputs)) throw configError('inputs', 'an array', inputs)
+    const group = new AbortController()
+    setMaxListeners(inputs.length + 1, group.signal) // one listener per call of the group
+    const outer = signalOption('signal', options.signal)
+    const forward = (): void => group.abort(outer?.reason)
+    outer?.addEventListener('abort', forward, { once: true })
+    try {
+      const calls = inputs.map((input) => this.run<R>(name, input, { ...options, signal: group.signal }))
+      for (const call of calls) call.catch(() => {}) // the first failure is reported; the rest follow from it
+      return await Promise.all(calls)
+    } finally {
+      group.abort(new TroupeError('EABORT', 'another task of the group failed'))
+      outer?.removeEventListener('abort', forward)
+    }
+  }
+
+  /**
+   * Runs one task per input and yields each outcome as it finishes, with its input's index.
+   * At most `concurrency` tasks are open at once; leaving the loop early cancels the rest.
+   */
+  async *each<R = unknown>(name: string, inputs: Iterable<unknown> | AsyncIterable<unknown>, options: EachOptions = {}): AsyncGenerator<EachResult<R>> {
+    const { concurrency, ...runOptions } = options
+    const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
+    const group = new AbortController()
+    setMaxListeners(window + 1, group.signal) // one listener per open call
+    const outer = signalOption('signal', runOptions.signal)
+    const forward = (): void => group.abort(outer?.reason)
+    outer?.addEventListener('abort', forward, { once: true })
+    const finished: EachResult<R>[] = []
+    let wake: (() => void) | undefined
+    let open = 0
+    const source = (Symbol.asyncIterator in inputs ? inputs[Symbol.asyncIterator]() : (inputs as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>
+    let index = 0
+    let exhausted = false
+    try {
+      for (;;) {
+        while (!exhausted && open < window) {
+          const next = await source.next()
+          if (next.done === true) {
+            exhausted = true
+            break
+          }
+          const at = index++
+          open++
+          this.run<R>(name, next.value, { ...runOptions, signal: group.signal }).then(
+            (value) => finished.push({ index: at, ok: true, value }),
+            (error: TroupeError) => finished.push({ index: at, ok: false, error }),
+          ).finally(() => {
+            open--
+            wake?.()
+          })
+        }
+        if (finished.length === 0) {
+          if (exhausted && open === 0) return
+          await new Promise<void>((resolve) => (wake = resolve))
+          wake = undefined
+          continue
+        }
+        yield finished.shift() as EachResult<R>
+      }
+    } finally {
+      group.abort(new TroupeError('EABORT', 'the each() loop ended early'))
+      outer?.removeEventListener('abort', forward)
+    }
+  }
+
+  /** Runs `fn` on a pool started with `allowEval` (its source is sent; it must be self-contained). */
+  eval<I, R>(fn: (input: I, ctx: TaskContext) => R | Promise<R>, input: I, options?: RunOptions): Promise<Awaited<R>> {
+    if (typeof fn !== 'function') return Promise.reject(configError('fn', 'a function', fn))
+    return this.run(EVAL_TASK, [fn.toString(), input], options)
+  }
+
+  /** The same calls, typed by a task module: `client.typed<typeof tasks>().run('add', [1, 2])`. */
+  typed<T extends Record<string, AnyTask>>(): TypedClient<T> {
+    return this as unknown as TypedClient<T>
+  }
+
+  /** The manager's counters (`Manager.stats()`). */
+  stats(): Promise<ManagerStats> {
+    return this.#control({ op: 'stats' }) as Promise<ManagerStats>
+  }
+
+  /**
+   * Sends `msg` to `to` (`'manager'`, a node id, or everyone when omitted); resolves with the
+   * ids of the recipients that acknowledged it.
+   */
+  systemMessage(msg: unknown, options: { to?: SysMsgTarget } = {}): Promise<string[]> {
+    return this.#control({ op: 'sysmsg', to: options.to, msg }) as Promise<string[]>
+  }
+
+  /** Closes the connection; calls still open reject with `ECLOSED`. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#failAll(new TroupeError('ECLOSED', 'the client closed'))
+      await this.#link.close()
+      await this.#system.close()
+    })()
+    return this.#closing
+  }
+
+  // ---- calls -----------------------------------------------------------------------------------
+
+  #start(name: string, input: unknown, options: RunOptions | undefined): Promise<unknown> {
+    if (this.#closing !== undefined) throw new TroupeError('ECLOSED', 'the client is closed')
+    if (typeof name !== 'string' || name.length === 0) throw configError('name', 'a task name', name)
+    const o = options ?? {}
+    const signal = signalOption('signal', o.signal)
+    if (signal?.aborted === true) throw new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason })
+    const priority = o.priority ?? 0
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) throw configError('priority', 'a finite number', priority)
+    if (o.key !== undefined && typeof o.key !== 'string') throw configError('key', 'a string', o.key)
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw configError('onProgress', 'a function', o.onProgress)
+    const timeoutMs = durationOption('timeout', o.timeout)
+    const runTimeoutMs = durationOption('runTimeout', o.runTimeout)
+    const assignTimeoutMs = durationOption('assignTimeout', o.assignTimeout)
+    const body = encodeValue(input)
+    this.#link.peer?.checkPayload(body)
+    return new Promise((resolve, reject) => {
+      const id = this.#nextId++
+      const call: Call = {
+        id, name, body, priority, runTimeoutMs, assignTimeoutMs, key: o.key, onProgress: o.onProgress, resolve, reject, signal,
+        onAbort: signal === undefined ? undefined : () => this.#giveUp(call, new TroupeError('EABORT', 'aborted by the caller', { cause: signal.reason })),
+        timer: undefined, retryTimer: undefined, rejections: 0, sent: false,
+      }
+      if (timeoutMs !== undefined) call.timer = this.#system.clock.setTimer(timeoutMs, () => this.#giveUp(call, new TroupeError('ECSTO', `no result within ${timeoutMs} ms`)))
+      if (call.onAbort !== undefined) signal?.addEventListener('abort', call.onAbort, { once: true })
+      this.#calls.set(id, call)
+      this.#outbox.push(call)
+      this.#flush()
+    })
+  }
+
+  /** Sends what waits in the outbox while the connection takes it. */
+  #flush(): void {
+    const peer = this.#link.peer
+    if (peer === undefined) return
+    for (let call = this.#outbox.shift(); call !== undefined; call = this.#outbox.shift()) {
+      if (this.#calls.get(call.id) !== call || call.sent) continue // settled, or already sent
+      call.sent = true
+      let congested: boolean
+      try {
+        congested = !peer.send({
+          k: Kind.Submit, id: call.id, name: call.name, body: call.body, priority: call.priority,
+          runTimeoutMs: call.runTimeoutMs, assignTimeoutMs: call.assignTimeoutMs, key: call.key,
+        })
+      } catch (err) {
+        this.#settle(call, err as TroupeError) // EFRAME
+        continue
+      }
+      if (congested) return // the rest goes on drain
+    }
+  }
+
+  /** The caller stopped waiting: settle now and tell the manager to stop the task. */
+  #giveUp(call: Call, err: TroupeError): void {
+    if (!this.#settle(call, err)) return
+    if (call.sent) this.#link.peer?.send({ k: Kind.Withdraw, id: call.id })
+  }
+
+  /** The only exit of a call; false when it had already ended. */
+  #settle(call: Call, err: TroupeError | null, value?: unknown): boolean {
+    if (this.#calls.get(call.id) !== call) return false
+    this.#calls.delete(call.id)
+    const { clock } = this.#system
+    clock.clearTimer(call.timer)
+    clock.clearTimer(call.retryTimer)
+    if (call.onAbort !== undefined) call.signal?.removeEventListener('abort', call.onAbort)
+    if (err === null) call.resolve(value)
+    else call.reject(err)
+    return true
+  }
+
+  #failAll(err: TroupeError): void {
+    for (const call of [...this.#calls.values()]) this.#settle(call, err)
+  }
+
+  // ---- the connection --------------------------------------------------------------------------
+
+  #connected(peer: Peer): void {
+    peer.onDrain = () => this.#flush()
+    // everything still open goes (again): queued calls in order, then the rest by id
+    for (const call of this.#calls.values()) call.sent = false
+    this.#outbox.drain()
+    for (const call of this.#calls.values()) if (call.retryTimer === undefined) this.#outbox.push(call)
+    queueMicrotask(() => {
+      this.emit('connected')
+      this.#flush()
+    })
+  }
+
+  #disconnected(why: TroupeError): void {
+    for (const call of this.#calls.values()) call.sent = false
+    this.emit('disconnected', why)
+  }
+
+  #fromManager(peer: Peer, env: Envelope): boolean {
+    if (peer !== this.#link.peer) return false
+    switch (env.k) {
+      case Kind.Done: {
+        const call = this.#calls.get(env.id)
+        if (call === undefined) return true // late: timed out, aborted, or answered already
+        let value: unknown
+        try {
+          value = decodeValue(env.body)
+        } catch (err) {
+          this.#settle(call, err as TroupeError)
+          return true
+        }
+        this.#settle(call, null, value)
+        return true
+      }
+      case Kind.Failed: {
+        const call = this.#calls.get(env.id)
+        if (call === undefined) return true
+        if (env.err.code === 'EREJECTED' && call.rejections < this.#retryAttempts) this.#retryLater(call)
+        else this.#settle(call, fromWireError(env.err))
+        return true
+      }
+      case Kind.Progress: {
+        const onProgress = this.#calls.get(env.id)?.onProgress
+        try {
+          onProgress?.(env.value)
+        } catch {
+          // a throwing progress callback is the caller's problem, not the call's
+        }
+        return true
+      }
+      default:
+        return false
+    }
+  }
+
+  /** A full queue turned the call away: try again after (1 + ln(attempt)) × delay. */
+  #retryLater(call: Call): void {
+    call.rejections++
+    call.sent = false
+    const delayMs = (1 + Math.log(call.rejections)) * this.#retryDelayMs
+    call.retryTimer = this.#system.clock.setTimer(delayMs, () => {
+      call.retryTimer = undefined
+      if (this.#calls.get(call.id) !== call) return
+      this.#outbox.push(call)
+      this.#flush()
+    })
+  }
+
+  async #control(request: unknown): Promise<unknown> {
+    const peer = this.#link.peer
+    if (peer === undefined) throw new TroupeError('ECLOSED', 'not connected to the manager')
+    return peer.ref(MANAGER_ACTOR).ask(request)
+  }
+}

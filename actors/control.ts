@@ -1,0 +1,30 @@
+/**
+ * The grid's control plane rides on the actor core: a manager hosts the actor `troupe.manager`
+ * (join, stats, system messages), and every pool and client hosts `troupe.node` (receiving
+ * system messages). An ask's reply is the acknowledgement, so "resolves when every recipient
+ * has it" is an ask to each recipient. Tasks themselves use their own envelope kinds.
+ */
+import type { ActorSystem } from './system.js'
+
+export const MANAGER_ACTOR = 'troupe.manager'
+export const NODE_ACTOR = 'troupe.node'
+
+/** Who may receive a system message: the manager, one node by id, or everyone (undefined). */
+export type SysMsgTarget = 'manager' | string | undefined
+
+/** Requests to `troupe.manager`. */
+export type ManagerRequest =
+  | { op: 'join'; capacity: number; prioritySlots: Record<string, number> | undefined; allowEval: boolean }
+  | { op: 'stats' }
+  | { op: 'sysmsg'; to: SysMsgTarget; msg: unknown }
+
+/** Requests to `troupe.node`. */
+export type NodeRequest = { op: 'sysmsg'; from: string; msg: unknown }
+
+/** Hosts `troupe.node` on a pool's or client's system: each system message becomes a `sysmsg` event. */
+export function hostNodeActor(system: ActorSystem, onSysMsg: (msg: unknown, from: string) => void): void {
+  system.spawn(NODE_ACTOR, (request: NodeRequest) => {
+    if (request?.op === 'sysmsg') onSysMsg(request.msg, request.from)
+    return true
+  })
+}

@@ -1,0 +1,415 @@
+/**
+ * `Manager`: where clients queue tasks and pools take them (API.md §4). A validated facade over
+ * an `ActorSystem` that listens, the `Dispatcher` that holds the queue, and the links that turn
+ * each connected peer into a client, a pool, or both.
+ */
+import { EventEmitter } from 'eventemitter3'
+import { debuglog } from 'node:util'
+import { Kind, toWireError, type Envelope, type WireError } from '../lib/envelope.js'
+import { TroupeError, configError } from '../lib/errors.js'
+import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
+import { MANAGER_ACTOR, NODE_ACTOR, type ManagerRequest, type SysMsgTarget } from './control.js'
+import { Dispatcher, type ClientHandle, type Execution, type PoolHandle } from './dispatcher.js'
+import type { NetworkOptions } from './network-options.js'
+import type { Peer } from './peer.js'
+import type { PoolAssignment } from './pool-core.js'
+import { slotRanges, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
+import { ActorSystem } from './system.js'
+
+const debug = debuglog('troupe')
+
+/** Options of `Manager.start()`. */
+export interface ManagerOptions extends NetworkOptions {
+  /** Where to listen: one URL or several (`tcp://0.0.0.0:8000`, `mem://grid`). */
+  listen: string | string[]
+  /** Queued tasks beyond which new ones are rejected with `EREJECTED` (default 4096; Infinity allowed). */
+  queueSize?: number | undefined
+  /** Higher priority ranges borrow slots only from the lowest range (API.md §4.3). */
+  sacredGuarantees?: boolean | undefined
+  /** Tasks with the same name and `key` as one queued or running share its run and its result. */
+  coalesce?: boolean | undefined
+  /** Replaces least-loaded routing: picks one of the pools that may take the task, or undefined to wait. */
+  selectWorker?: SelectWorker | undefined
+  /** Runs of one task in all before a worker loss fails it with `EWORKERLOST` (default 3). */
+  maxAttempts?: number | undefined
+}
+
+/** Options of `manager.close()`. */
+export interface CloseOptions {
+  /** Take no new task, let queued and running ones finish, then close (default false). */
+  drain?: boolean | undefined
+  /** Bound on draining in ms (default 30 000); what is left then fails with `ECLOSED`. */
+  timeout?: number | undefined
+}
+
+/** What `stats()` reports. */
+export interface ManagerStats {
+  id: string
+  /** Connected pools. */
+  workers: number
+  /** Their capacity in all. */
+  capacity: number
+  /** Tasks running now. */
+  busy: number
+  queued: number
+  done: number
+  failed: number
+  rejected: number
+  /** Runs put back in the queue after a worker loss. */
+  requeued: number
+  /** Tasks failed with `EWORKERLOST`. */
+  lost: number
+  clients: number
+  pools: WorkerInfo[]
+}
+
+export interface ManagerEvents {
+  /** A pool joined. */
+  worker: [info: WorkerInfo]
+  /** A pool disconnected while running `running` tasks (they were re-queued or failed). */
+  workerLost: [id: string, running: number]
+  /** A task was refused because the queue was full. */
+  rejected: [task: TaskInfo, clientId: string]
+  /** A system message for this manager. */
+  sysmsg: [msg: unknown, fromId: string]
+  /** A task waited longer than its `assignTimeout`. */
+  assignTimeout: [task: TaskInfo, clientId: string]
+}
+
+const DEFAULT_QUEUE_SIZE = 4096
+const DEFAULT_MAX_ATTEMPTS = 3
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
+
+/**
+ * Routes tasks from clients to pools.
+ * @example
+ * const manager = await Manager.start({ listen: 'tcp://127.0.0.1:8000', key })
+ */
+export class Manager extends EventEmitter<ManagerEvents> {
+  readonly #system: ActorSystem
+  readonly #dispatcher: Dispatcher
+  readonly #links = new Map<Peer, PeerLinks>()
+  readonly #peersById = new Map<string, Peer>()
+  #addresses: string[] = []
+  #closing: Promise<void> | undefined
+  #idle: (() => void) | undefined
+
+  private constructor(system: ActorSystem, dispatcher: (events: Manager) => Dispatcher) {
+    super()
+    this.#system = system
+    this.#dispatcher = dispatcher(this)
+  }
+
+  /**
+   * Starts a manager listening on `options.listen`.
+   * @throws TroupeError `ECONFIG` (bad option, address in use), `EAUTH` (non-loopback without key)
+   */
+  static async start(options: ManagerOptions): Promise<Manager> {
+    const o = optionsObject('options', options)
+    const urls = typeof o.listen === 'string' ? [o.listen] : o.listen
+    if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string')) {
+      throw configError('listen', 'a URL or an array of URLs', o.listen)
+    }
+    if (o.selectWorker !== undefined && typeof o.selectWorker !== 'function') throw configError('selectWorker', 'a function', o.selectWorker)
+    const settings = {
+      queueSize: limitOption('queueSize', o.queueSize, DEFAULT_QUEUE_SIZE),
+      maxAttempts: integerOption('maxAttempts', o.maxAttempts, DEFAULT_MAX_ATTEMPTS, 1),
+      coalesce: booleanOption('coalesce', o.coalesce, false),
+      sacredGuarantees: booleanOption('sacredGuarantees', o.sacredGuarantees, false),
+      selectWorker: o.selectWorker,
+    }
+    const system = new ActorSystem({ ...o, name: 'manager' })
+    const manager = new Manager(system, (m) => new Dispatcher({ ...settings, clock: system.clock, events: m.#dispatcherEvents() }))
+    system.extend({
+      envelope: (peer, env) => manager.#envelope(peer, env),
+      peerOpened: (peer) => manager.#peersById.set(peer.id, peer),
+      peerClosed: (peer) => manager.#peerClosed(peer),
+    })
+    system.spawn(MANAGER_ACTOR, (request: ManagerRequest, ctx) => manager.#control(request, ctx.from))
+    try {
+      for (const url of urls) manager.#addresses.push(await system.listen(url, o))
+    } catch (err) {
+      await system.close()
+      throw err
+    }
+    debug('manager %s listening on %s', system.id, manager.#addresses.join(', '))
+    return manager
+  }
+
+  /** Unique id of this manager. */
+  get id(): string {
+    return this.#system.id
+  }
+
+  /** The first real address, e.g. `tcp://127.0.0.1:43121`. */
+  get address(): string {
+    return this.#addresses[0] as string
+  }
+
+  /** Every real address, in the order of `listen`. */
+  get addresses(): readonly string[] {
+    return this.#addresses
+  }
+
+  /**
+   * @internal Attaches a pool running in this process (a standalone `WorkerPool`). Returns
+   * where it reports; it must never report synchronously from `assign()`.
+   */
+  attachLocalPool(pool: LocalPool, capacity: number, ranges: SlotRanges, allowEval: boolean): LocalPoolReports {
+    const d = this.#dispatcher
+    const handle: PoolHandle = {
+      id: this.id,
+      assign: (id, run) => pool.assign({ id, name: run.name, body: run.body, attempt: run.attempts, runTimeoutMs: run.runTimeoutMs }),
+      revoke: (id) => pool.revoke(id),
+    }
+    d.poolJoined(handle, capacity, ranges, allowEval)
+    const after = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A): void => {
+      fn(...args)
+      this.#checkIdle()
+    }
+    return {
+      done: after((id: number, body: Uint8Array, ms: number) => d.done(handle, id, body, ms)),
+      failed: after((id: number, err: WireError) => d.failed(handle, id, err)),
+      progress: (id, value) => d.progress(handle, id, value),
+      state: after((capacity: number, draining: boolean) => d.poolState(handle, capacity, draining)),
+    }
+  }
+
+  stats(): ManagerStats {
+    const pools = this.#dispatcher.pools
+    let clients = 0
+    for (const links of this.#links.values()) if (links.client !== undefined) clients++
+    return {
+      id: this.id,
+      workers: pools.length,
+      capacity: pools.reduce((n, p) => n + p.capacity, 0),
+      busy: pools.reduce((n, p) => n + p.running, 0),
+      queued: this.#dispatcher.queued,
+      ...this.#dispatcher.counts,
+      clients,
+      pools,
+    }
+  }
+
+  /**
+   * Sends `msg` to `to` (`'manager'` is this manager itself, a node id, or everyone when
+   * omitted) and resolves with the ids of the recipients that acknowledged it.
+   */
+  systemMessage(msg: unknown, options: { to?: SysMsgTarget } = {}): Promise<string[]> {
+    return this.#deliverSysMsg(msg, options.to, this.id)
+  }
+
+  /**
+   * Closes the manager. With `drain`, it first takes no new task and lets queued and running
+   * ones finish (bounded by `timeout`). Then it closes every connection: clients keep what is
+   * still open and send it again to the manager they reconnect to (or fail it with `ECLOSED`
+   * when they do not reconnect).
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(optionsObject('options', options))
+    return this.#closing
+  }
+
+  async #close(o: CloseOptions): Promise<void> {
+    if (booleanOption('drain', o.drain, false)) {
+      this.#dispatcher.drain()
+      const timeoutMs = durationOption('timeout', o.timeout, DEFAULT_DRAIN_TIMEOUT_MS)
+      if (!this.#dispatcher.idle) {
+        await new Promise<void>((resolve) => {
+          const timer = this.#system.clock.setTimer(timeoutMs, resolve)
+          this.#idle = () => {
+            this.#system.clock.clearTimer(timer)
+            resolve()
+          }
+        })
+      }
+    }
+    await this.#system.close()
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------------
+
+  #dispatcherEvents() {
+    return {
+      rejected: (task: TaskInfo, client: string) => this.emit('rejected', task, client),
+      assignTimeout: (task: TaskInfo, client: string) => this.emit('assignTimeout', task, client),
+      workerLost: (pool: string, running: number) => this.emit('workerLost', pool, running),
+    }
+  }
+
+  #linksOf(peer: Peer): PeerLinks {
+    let links = this.#links.get(peer)
+    if (links === undefined) this.#links.set(peer, (links = {}))
+    return links
+  }
+
+  #envelope(peer: Peer, env: Envelope): boolean {
+    const d = this.#dispatcher
+    switch (env.k) {
+      case Kind.Submit: {
+        const links = this.#linksOf(peer)
+        links.client ??= new ClientLink(peer)
+        d.submit(links.client, env.id, env.name, env.body, {
+          priority: env.priority,
+          runTimeoutMs: env.runTimeoutMs,
+          assignTimeoutMs: env.assignTimeoutMs,
+          key: env.key,
+        })
+        break
+      }
+      case Kind.Withdraw: {
+        const client = this.#links.get(peer)?.client
+        if (client !== undefined) d.withdraw(client, env.id)
+        break
+      }
+      case Kind.Done:
+      case Kind.Failed:
+      case Kind.Progress:
+      case Kind.PoolState: {
+        const pool = this.#links.get(peer)?.pool
+        if (pool === undefined) return false // only a joined pool sends these
+        if (env.k === Kind.Done) d.done(pool, env.id, env.body, env.ms)
+        else if (env.k === Kind.Failed) d.failed(pool, env.id, env.err)
+        else if (env.k === Kind.Progress) d.progress(pool, env.id, env.value)
+        else d.poolState(pool, env.capacity, env.draining)
+        break
+      }
+      default:
+        return false
+    }
+    this.#checkIdle()
+    return true
+  }
+
+  #checkIdle(): void {
+    if (this.#idle !== undefined && this.#dispatcher.idle) this.#idle()
+  }
+
+  #peerClosed(peer: Peer): void {
+    this.#peersById.delete(peer.id)
+    const links = this.#links.get(peer)
+    this.#links.delete(peer)
+    if (links?.client !== undefined) this.#dispatcher.clientGone(links.client)
+    if (links?.pool !== undefined) this.#dispatcher.poolGone(links.pool)
+    this.#checkIdle()
+  }
+
+  #control(request: ManagerRequest, from: string | undefined): unknown {
+    switch (request?.op) {
+      case 'join': {
+        const peer = from === undefined ? undefined : this.#peersById.get(from)
+        if (peer === undefined) throw new TroupeError('ECONFIG', 'only a connected pool can join')
+        const links = this.#linksOf(peer)
+        if (links.pool !== undefined) return { manager: this.id }
+        const capacity = integerOption('capacity', request.capacity, 1, 0)
+        links.pool = new PoolLink(peer, (pool, id, err) => this.#dispatcher.failed(pool, id, err))
+        this.#dispatcher.poolJoined(links.pool, capacity, slotRanges(request.prioritySlots, capacity), request.allowEval === true)
+        const info = this.#dispatcher.pools.find((p) => p.id === peer.id)
+        if (info !== undefined) this.emit('worker', info)
+        return { manager: this.id }
+      }
+      case 'stats':
+        return this.stats()
+      case 'sysmsg':
+        return this.#deliverSysMsg(request.msg, request.to, from ?? this.id)
+      default:
+        throw new TroupeError('ECONFIG', `unknown manager request ${JSON.stringify((request as { op?: unknown })?.op)}`)
+    }
+  }
+
+  /** Delivers to every recipient (never back to the sender); resolves with those that acknowledged. */
+  async #deliverSysMsg(msg: unknown, to: SysMsgTarget, from: string): Promise<string[]> {
+    const everyone = to === undefined
+    const acked: string[] = []
+    if ((everyone || to === 'manager' || to === this.id) && from !== this.id) {
+      this.emit('sysmsg', msg, from)
+      acked.push(this.id)
+    }
+    const recipients = [...this.#peersById.values()].filter((p) => p.id !== from && (everyone || p.id === to))
+    const results = await Promise.allSettled(recipients.map((p) => p.ref(NODE_ACTOR).ask({ op: 'sysmsg', from, msg }, { timeout: SYSMSG_TIMEOUT_MS })))
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') acked.push((recipients[i] as Peer).id)
+    })
+    return acked
+  }
+}
+
+/** A pool in the manager's own process. */
+export interface LocalPool {
+  assign(a: PoolAssignment): void
+  revoke(id: number): void
+}
+
+/** Where a local pool reports. */
+export interface LocalPoolReports {
+  done(id: number, body: Uint8Array, ms: number): void
+  failed(id: number, err: WireError): void
+  progress(id: number, value: number): void
+  state(capacity: number, draining: boolean): void
+}
+
+/** Bound on each recipient's acknowledgement of a system message. */
+const SYSMSG_TIMEOUT_MS = 10_000
+
+interface PeerLinks {
+  client?: ClientLink
+  pool?: PoolLink
+}
+
+/** A connected client, as the dispatcher answers it. */
+class ClientLink implements ClientHandle {
+  readonly #peer: Peer
+
+  constructor(peer: Peer) {
+    this.#peer = peer
+  }
+
+  get id(): string {
+    return this.#peer.id
+  }
+
+  done(taskId: number, body: Uint8Array, ms: number): void {
+    try {
+      this.#peer.send({ k: Kind.Done, id: taskId, body, ms })
+    } catch (err) {
+      this.failed(taskId, toWireError(err as TroupeError)) // EFRAME: the result does not fit this link
+    }
+  }
+
+  failed(taskId: number, err: WireError): void {
+    this.#peer.send({ k: Kind.Failed, id: taskId, err })
+  }
+
+  progress(taskId: number, value: number): void {
+    this.#peer.send({ k: Kind.Progress, id: taskId, value })
+  }
+}
+
+/** A joined pool, as the dispatcher reaches it. */
+class PoolLink implements PoolHandle {
+  readonly #peer: Peer
+  readonly #failed: (pool: PoolLink, id: number, err: WireError) => void
+
+  constructor(peer: Peer, failed: (pool: PoolLink, id: number, err: WireError) => void) {
+    this.#peer = peer
+    this.#failed = failed
+  }
+
+  get id(): string {
+    return this.#peer.id
+  }
+
+  assign(id: number, run: Execution): void {
+    try {
+      this.#peer.send({ k: Kind.Assign, id, name: run.name, body: run.body, priority: run.priority, attempt: run.attempts, runTimeoutMs: run.runTimeoutMs })
+    } catch (err) {
+      // EFRAME: this assignment cannot reach the pool. Reported on a later turn: the
+      // dispatcher is in the middle of assigning and must not be re-entered.
+      queueMicrotask(() => this.#failed(this, id, toWireError(err as TroupeError)))
+    }
+  }
+
+  revoke(id: number): void {
+    this.#peer.send({ k: Kind.Revoke, id })
+  }
+}

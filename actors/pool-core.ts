@@ -1,0 +1,253 @@
+/**
+ * What a pool does with assignments: spread them over its workers (least busy first), stop
+ * them on their run timeout (abort `ctx.signal`, then kill a child that has not returned
+ * `taskTimeoutKill` ms later), respawn dead workers with backoff, and report each outcome
+ * upstream exactly once. Upstream is the manager connection, or the dispatcher of a
+ * standalone pool. API.md §4, semantics 4 and 6.
+ */
+import type { Clock, Timer } from '../lib/clock.js'
+import type { WireError } from '../lib/envelope.js'
+import { TroupeError } from '../lib/errors.js'
+import type { Worker, WorkerEvents } from './workers.js'
+
+/** Where outcomes and capacity changes go. Never called synchronously from `assign()`. */
+export interface PoolUpstream {
+  done(id: number, body: Uint8Array, ms: number): void
+  failed(id: number, err: WireError): void
+  progress(id: number, value: number): void
+  /** The number of tasks the pool can take now changed (a worker died or came back). */
+  capacity(capacity: number): void
+}
+
+/** An assignment from upstream. */
+export interface PoolAssignment {
+  id: number
+  name: string
+  body: Uint8Array
+  attempt: number
+  runTimeoutMs: number | undefined
+}
+
+export interface PoolCoreOptions {
+  workers: number
+  capacity: number
+  taskTimeoutKillMs: number
+  respawn: { initialDelayMs: number; maxDelayMs: number }
+  clock: Clock
+  /** Starts worker number `index`; its events must go to `events`. */
+  spawn(index: number, events: WorkerEvents): Promise<Worker>
+  /** Told when a worker exits (and is to be respawned) and when a respawned one is up. */
+  lifecycle?(event: 'exit' | 'start', index: number, why?: string): void
+}
+
+interface Slot {
+  readonly index: number
+  worker: Worker | undefined
+  running: number
+  spawnedAt: number
+  quickExits: number
+  respawnTimer: Timer | undefined
+}
+
+interface Run {
+  readonly upstreamId: number
+  readonly localId: number
+  readonly slot: Slot
+  runTimer: Timer | undefined
+  killTimer: Timer | undefined
+  /** ETO was reported upstream; whatever the run says later is dropped. */
+  timedOut: boolean
+}
+
+/** A worker that lived at least this long resets its respawn backoff. */
+const STABLE_MS = 10_000
+
+export class PoolCore {
+  readonly #o: PoolCoreOptions
+  readonly #upstream: PoolUpstream
+  readonly #slots: Slot[]
+  readonly #perWorker: number
+  readonly #runs = new Map<number, Run>() // by local id
+  readonly #byUpstream = new Map<number, Run>()
+  #nextLocal = 1
+  #reportedCapacity: number
+  #whenIdle: (() => void)[] = []
+  #closed = false
+
+  private constructor(options: PoolCoreOptions, upstream: PoolUpstream) {
+    this.#o = options
+    this.#upstream = upstream
+    this.#perWorker = Math.ceil(options.capacity / options.workers)
+    this.#slots = Array.from({ length: options.workers }, (_, index) => ({
+      index, worker: undefined, running: 0, spawnedAt: 0, quickExits: 0, respawnTimer: undefined,
+    }))
+    this.#reportedCapacity = options.capacity
+  }
+
+  /** Starts every worker; rejects (and stops those started) if one cannot start. */
+  static async start(options: PoolCoreOptions, upstream: PoolUpstream): Promise<PoolCore> {
+    const core = new PoolCore(options, upstream)
+    try {
+      await Promise.all(core.#slots.map((slot) => core.#spawn(slot)))
+    } catch (err) {
+      await core.close()
+      throw err
+    }
+    return core
+  }
+
+  /** Tasks running now (including timed-out ones not yet stopped). */
+  get running(): number {
+    return this.#runs.size
+  }
+
+  /** Tasks the pool can take now: its capacity less dead workers' share and stuck runs. */
+  get capacity(): number {
+    let alive = 0
+    for (const slot of this.#slots) if (slot.worker !== undefined) alive++
+    let stuck = 0
+    for (const run of this.#runs.values()) if (run.timedOut) stuck++
+    return Math.max(0, Math.min(this.#o.capacity, alive * this.#perWorker) - stuck)
+  }
+
+  assign(a: PoolAssignment): void {
+    const slot = this.#leastBusy()
+    if (slot === undefined || this.#closed) {
+      queueMicrotask(() => this.#upstream.failed(a.id, { code: 'EWORKERLOST', message: 'no worker of this pool is running' }))
+      return
+    }
+    const run: Run = { upstreamId: a.id, localId: this.#nextLocal++, slot, runTimer: undefined, killTimer: undefined, timedOut: false }
+    this.#runs.set(run.localId, run)
+    this.#byUpstream.set(a.id, run)
+    slot.running++
+    if (a.runTimeoutMs !== undefined) run.runTimer = this.#o.clock.setTimer(a.runTimeoutMs, () => this.#timedOut(run, a.runTimeoutMs as number))
+    ;(slot.worker as Worker).start({ id: run.localId, name: a.name, body: a.body, attempt: a.attempt })
+  }
+
+  /** Upstream gave up on `id` (its callers are gone): abort it; how it ends is still reported. */
+  revoke(id: number): void {
+    const run = this.#byUpstream.get(id)
+    if (run !== undefined) run.slot.worker?.abort(run.localId, new TroupeError('EABORT', 'every caller gave up on this task'))
+  }
+
+  /** Aborts every run and forgets them upstream (the manager connection is gone). */
+  abandonAll(reason: TroupeError): void {
+    for (const run of this.#byUpstream.values()) {
+      run.timedOut = true // nothing more goes upstream for it
+      run.slot.worker?.abort(run.localId, reason)
+    }
+    this.#byUpstream.clear()
+  }
+
+  /** Resolves once nothing runs. */
+  idle(): Promise<void> {
+    if (this.#runs.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#whenIdle.push(resolve))
+  }
+
+  /** Stops every worker (runs still going are aborted) and every timer. */
+  async close(): Promise<void> {
+    this.#closed = true
+    const { clock } = this.#o
+    for (const slot of this.#slots) clock.clearTimer(slot.respawnTimer)
+    for (const run of this.#runs.values()) {
+      clock.clearTimer(run.runTimer)
+      clock.clearTimer(run.killTimer)
+    }
+    await Promise.all(this.#slots.map((slot) => slot.worker?.close()))
+  }
+
+  #leastBusy(): Slot | undefined {
+    let best: Slot | undefined
+    for (const slot of this.#slots) {
+      if (slot.worker === undefined) continue
+      if (best === undefined || slot.running < best.running) best = slot
+    }
+    return best
+  }
+
+  #timedOut(run: Run, ms: number): void {
+    run.runTimer = undefined
+    run.timedOut = true
+    this.#byUpstream.delete(run.upstreamId)
+    const err = new TroupeError('ETO', `the task ran longer than its runTimeout of ${ms} ms`)
+    run.slot.worker?.abort(run.localId, err)
+    this.#upstream.failed(run.upstreamId, { code: 'ETO', message: err.message })
+    // a task that ignores its signal is stopped the hard way (a no-op for inline workers)
+    run.killTimer = this.#o.clock.setTimer(this.#o.taskTimeoutKillMs, () => {
+      run.killTimer = undefined
+      if (this.#runs.get(run.localId) === run) run.slot.worker?.kill()
+    })
+    this.#capacityChanged()
+  }
+
+  /** A run ended one way or another; true when it should still be reported upstream. */
+  #end(localId: number): Run | undefined {
+    const run = this.#runs.get(localId)
+    if (run === undefined) return undefined
+    this.#runs.delete(localId)
+    run.slot.running--
+    this.#o.clock.clearTimer(run.runTimer)
+    this.#o.clock.clearTimer(run.killTimer)
+    if (run.timedOut) this.#capacityChanged()
+    else this.#byUpstream.delete(run.upstreamId)
+    if (this.#runs.size === 0) for (const resolve of this.#whenIdle.splice(0)) resolve()
+    return run.timedOut ? undefined : run
+  }
+
+  #eventsFor(slot: Slot): WorkerEvents {
+    return {
+      done: (id, body, ms) => {
+        const run = this.#end(id)
+        if (run !== undefined) this.#upstream.done(run.upstreamId, body, ms)
+      },
+      failed: (id, err) => {
+        const run = this.#end(id)
+        if (run !== undefined) this.#upstream.failed(run.upstreamId, err)
+      },
+      progress: (id, value) => {
+        const run = this.#runs.get(id)
+        if (run !== undefined && !run.timedOut) this.#upstream.progress(run.upstreamId, value)
+      },
+      exited: (why) => this.#exited(slot, why),
+    }
+  }
+
+  async #spawn(slot: Slot): Promise<void> {
+    slot.worker = await this.#o.spawn(slot.index, this.#eventsFor(slot))
+    slot.spawnedAt = this.#o.clock.now()
+    if (this.#closed) await slot.worker.close()
+  }
+
+  #exited(slot: Slot, why: string): void {
+    slot.worker = undefined
+    for (const run of [...this.#runs.values()]) {
+      if (run.slot !== slot) continue
+      const lost = this.#end(run.localId)
+      if (lost !== undefined) this.#upstream.failed(lost.upstreamId, { code: 'EWORKERLOST', message: `the worker running it exited: ${why}` })
+    }
+    if (this.#closed) return
+    this.#capacityChanged()
+    slot.quickExits = this.#o.clock.now() - slot.spawnedAt < STABLE_MS ? slot.quickExits + 1 : 0
+    const { initialDelayMs, maxDelayMs } = this.#o.respawn
+    const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, slot.quickExits - 1))
+    this.#o.lifecycle?.('exit', slot.index, why)
+    slot.respawnTimer = this.#o.clock.setTimer(delay, () => {
+      slot.respawnTimer = undefined
+      this.#spawn(slot).then(
+        () => {
+          this.#capacityChanged()
+          this.#o.lifecycle?.('start', slot.index)
+        },
+        () => this.#exited(slot, 'it failed to start again'),
+      )
+    }, true)
+  }
+
+  #capacityChanged(): void {
+    const capacity = this.capacity
+    if (capacity === this.#reportedCapacity) return
+    this.#reportedCapacity = capacity
+    this.#upstream.capacity(capacity)
+  }
+}

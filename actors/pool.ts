@@ -1,0 +1,281 @@
+/**
+ * `WorkerPool`: runs tasks for a manager, or on its own for clients that connect to it directly
+ * (standalone, API.md §4). A validated facade over a `PoolCore` and its workers; upstream is a
+ * reconnecting manager connection or, standalone, an embedded `Manager` with this pool attached
+ * in-process, so clients see exactly the same semantics either way.
+ */
+import { EventEmitter } from 'eventemitter3'
+import { availableParallelism } from 'node:os'
+import { debuglog } from 'node:util'
+import { systemClock } from '../lib/clock.js'
+import { Kind, toWireError, type Envelope } from '../lib/envelope.js'
+import { TroupeError, configError } from '../lib/errors.js'
+import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
+import { MANAGER_ACTOR, hostNodeActor, type SysMsgTarget } from './control.js'
+import { Manager, type CloseOptions, type LocalPoolReports, type ManagerStats } from './manager.js'
+import type { NetworkOptions } from './network-options.js'
+import type { Peer } from './peer.js'
+import { PoolCore, type PoolUpstream } from './pool-core.js'
+import { Reconnector, type ReconnectOption } from './reconnector.js'
+import { slotRanges } from './routing.js'
+import { ActorSystem } from './system.js'
+import { loadTasks, moduleUrl, type TaskMap, type TasksSource } from './tasks.js'
+import { ChildWorker, InlineWorker, type ChildConfig, type Worker } from './workers.js'
+
+const debug = debuglog('troupe')
+
+export type PoolMode = 'process' | 'thread' | 'inline'
+
+/** Options of `WorkerPool.start()`. */
+export interface WorkerPoolOptions extends NetworkOptions {
+  /** The manager to work for; omitted, the pool is standalone and `listen` is required. */
+  manager?: string | undefined
+  /** Standalone: where clients connect. */
+  listen?: string | undefined
+  /** A task module (URL or path), or an object of functions (inline pools only). */
+  tasks: TasksSource
+  /** Where tasks run (default: `process` for a module, `inline` for an object). */
+  mode?: PoolMode | undefined
+  /** Child processes or threads (default: the number of CPUs; 1 inline). */
+  workers?: number | undefined
+  /** Tasks at once (default: `workers`). */
+  capacity?: number | undefined
+  /** Slots guaranteed to priority ranges, e.g. `{ 1: 30, 2: 20 }` (API.md §4.3). */
+  prioritySlots?: Record<number, number> | undefined
+  /** Run code sent by `client.eval` (default false: `EEVAL`). */
+  allowEval?: boolean | undefined
+  /** Backoff of reconnecting to the manager and of respawning dead workers; false: no reconnect. */
+  reconnect?: ReconnectOption
+  /** Ms after a run timeout before a process or thread still running the task is killed (default 1000). */
+  taskTimeoutKill?: number | undefined
+  /** Standalone only, as on `Manager`: bounded queue, coalescing, attempts. */
+  queueSize?: number | undefined
+  coalesce?: boolean | undefined
+  maxAttempts?: number | undefined
+}
+
+export interface WorkerPoolEvents {
+  /** A system message for this pool. */
+  sysmsg: [msg: unknown, fromId: string]
+  /** Joined the manager (again, after a reconnect). */
+  connected: [managerId: string]
+  /** Lost the manager; its running tasks were abandoned (the manager re-queues them). */
+  disconnected: [why: TroupeError]
+  /** Worker `index` (a process or thread) exited; it is respawned with backoff. */
+  workerExit: [index: number, why: string]
+  /** Worker `index` is running again after an exit. */
+  workerStart: [index: number]
+}
+
+/** What `stats()` reports of a pool working for a manager. */
+export interface PoolStats {
+  id: string
+  mode: PoolMode
+  workers: number
+  capacity: number
+  running: number
+  connected: boolean
+}
+
+const DEFAULT_TASK_TIMEOUT_KILL_MS = 1000
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
+
+export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
+  readonly #mode: PoolMode
+  readonly #workers: number
+  #core!: PoolCore
+  // connected to a manager
+  #system: ActorSystem | undefined
+  #link: Reconnector | undefined
+  // standalone
+  #manager: Manager | undefined
+  #reports: LocalPoolReports | undefined
+  #draining = false
+  #closing: Promise<void> | undefined
+
+  private constructor(mode: PoolMode, workers: number) {
+    super()
+    this.#mode = mode
+    this.#workers = workers
+  }
+
+  /**
+   * Starts the workers, then joins the manager (or listens, standalone).
+   * @throws TroupeError `ECONFIG` (bad option, task module that does not load), `EAUTH`, `ECLOSED`
+   * @example
+   * const pool = await WorkerPool.start({ manager: 'tcp://mgr:8000', key, tasks: new URL('./tasks.js', import.meta.url) })
+   */
+  static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
+    const o = optionsObject('options', options)
+    if ((o.manager === undefined) === (o.listen === undefined)) throw configError('manager / listen', 'exactly one of them (listen for a standalone pool)', { manager: o.manager, listen: o.listen })
+    const source = o.tasks
+    const isModule = typeof source === 'string' || source instanceof URL
+    if (!isModule && (typeof source !== 'object' || source === null)) throw configError('tasks', 'a module URL, a path or an object of functions', source)
+    const mode = o.mode ?? (isModule ? 'process' : 'inline')
+    if (mode !== 'process' && mode !== 'thread' && mode !== 'inline') throw configError('mode', "'process', 'thread' or 'inline'", mode)
+    if (!isModule && mode !== 'inline') throw configError('tasks', `a module URL or path in ${mode} mode (functions cannot be sent to another ${mode})`, source)
+    const workers = mode === 'inline' ? 1 : integerOption('workers', o.workers, availableParallelism(), 1, 1024)
+    const capacity = integerOption('capacity', o.capacity, mode === 'inline' ? integerOption('workers', o.workers, availableParallelism(), 1, 1024) : workers, 1)
+    const ranges = slotRanges(o.prioritySlots, capacity)
+    const allowEval = booleanOption('allowEval', o.allowEval, false)
+    const taskTimeoutKillMs = durationOption('taskTimeoutKill', o.taskTimeoutKill, DEFAULT_TASK_TIMEOUT_KILL_MS)
+    const reconnect = o.reconnect === false ? {} : optionsObject('reconnect', o.reconnect ?? {})
+    const respawn = {
+      initialDelayMs: durationOption('reconnect.initialDelay', reconnect.initialDelay, 100),
+      maxDelayMs: durationOption('reconnect.maxDelay', reconnect.maxDelay, 5000),
+    }
+
+    const pool = new WorkerPool(mode, workers)
+    const tasks: TaskMap | undefined = mode === 'inline' ? await loadTasks(source) : undefined
+    const childConfig = isModule ? { tasks: moduleUrl(source as URL | string), allowEval } : undefined
+    pool.#core = await PoolCore.start({
+      workers,
+      capacity,
+      taskTimeoutKillMs,
+      respawn,
+      clock: systemClock,
+      lifecycle: (event, index, why) => {
+        if (event === 'exit') pool.emit('workerExit', index, why ?? '')
+        else pool.emit('workerStart', index)
+      },
+      spawn: (_index, events): Promise<Worker> => {
+        if (mode === 'inline') return Promise.resolve(new InlineWorker(tasks as TaskMap, allowEval, events, systemClock))
+        if (mode === 'thread') return ChildWorker.spawnThread(childConfig as ChildConfig, events, systemClock)
+        return ChildWorker.spawnProcess(childConfig as ChildConfig, events, systemClock)
+      },
+    }, pool.#upstream())
+
+    try {
+      if (o.listen !== undefined) {
+        const manager = await Manager.start({
+          ...o,
+          listen: o.listen,
+          queueSize: limitOption('queueSize', o.queueSize, 4096),
+          coalesce: o.coalesce,
+          maxAttempts: o.maxAttempts,
+        })
+        pool.#manager = manager
+        manager.on('sysmsg', (msg, from) => pool.emit('sysmsg', msg, from))
+        pool.#reports = manager.attachLocalPool(pool.#core, pool.#core.capacity, ranges, allowEval)
+      } else {
+        await pool.#connect(o.manager as string, o, { capacity, prioritySlots: o.prioritySlots, allowEval })
+      }
+    } catch (err) {
+      await pool.#core.close()
+      throw err
+    }
+    return pool
+  }
+
+  /** The pool's node id (standalone: also the id clients see as their manager's). */
+  get id(): string {
+    return this.#manager?.id ?? (this.#system as ActorSystem).id
+  }
+
+  /** Standalone: the real address clients connect to. */
+  get address(): string | undefined {
+    return this.#manager?.address
+  }
+
+  /** A standalone pool reports like a manager; a connected one reports its own state. */
+  stats(): PoolStats | ManagerStats {
+    if (this.#manager !== undefined) return this.#manager.stats()
+    return { id: this.id, mode: this.#mode, workers: this.#workers, capacity: this.#core.capacity, running: this.#core.running, connected: this.#link?.peer !== undefined }
+  }
+
+  /** Sends a system message (see `Client.systemMessage`). */
+  async systemMessage(msg: unknown, options: { to?: SysMsgTarget } = {}): Promise<string[]> {
+    if (this.#manager !== undefined) return this.#manager.systemMessage(msg, options)
+    const peer = this.#link?.peer
+    if (peer === undefined) throw new TroupeError('ECLOSED', 'not connected to the manager')
+    return peer.ref(MANAGER_ACTOR).ask({ op: 'sysmsg', to: options.to, msg }) as Promise<string[]>
+  }
+
+  /**
+   * Closes the pool. With `drain`, it first takes no new task and lets running ones finish
+   * (bounded by `timeout`, default 30 s); then running tasks are aborted.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(optionsObject('options', options))
+    return this.#closing
+  }
+
+  async #close(o: CloseOptions): Promise<void> {
+    if (booleanOption('drain', o.drain, false)) {
+      this.#draining = true
+      this.#sendState()
+      const timeoutMs = durationOption('timeout', o.timeout, DEFAULT_DRAIN_TIMEOUT_MS)
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.#core.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+      clearTimeout(timer)
+    }
+    await this.#link?.close()
+    await this.#manager?.close()
+    await this.#core.close()
+    await this.#system?.close()
+  }
+
+  // ---- upstream --------------------------------------------------------------------------------
+
+  /** Where the core reports: the manager connection, or the embedded manager (standalone). */
+  #upstream(): PoolUpstream {
+    const send = (env: Envelope): void => {
+      const peer = this.#link?.peer
+      if (peer === undefined) return // the manager is gone; it re-queues what it had given us
+      try {
+        peer.send(env)
+      } catch (err) {
+        if (env.k === Kind.Done) peer.send({ k: Kind.Failed, id: env.id, err: toWireError(err as TroupeError) })
+      }
+    }
+    return {
+      done: (id, body, ms) => (this.#reports !== undefined ? this.#reports.done(id, body, ms) : send({ k: Kind.Done, id, body, ms })),
+      failed: (id, err) => (this.#reports !== undefined ? this.#reports.failed(id, err) : send({ k: Kind.Failed, id, err })),
+      progress: (id, value) => (this.#reports !== undefined ? this.#reports.progress(id, value) : send({ k: Kind.Progress, id, value })),
+      capacity: () => this.#sendState(),
+    }
+  }
+
+  #sendState(): void {
+    const capacity = this.#core.capacity
+    if (this.#reports !== undefined) this.#reports.state(capacity, this.#draining)
+    else this.#link?.peer?.send({ k: Kind.PoolState, capacity, draining: this.#draining })
+  }
+
+  async #connect(url: string, o: NetworkOptions & { reconnect?: ReconnectOption }, join: { capacity: number; prioritySlots: unknown; allowEval: boolean }): Promise<void> {
+    const system = new ActorSystem({ ...o, name: 'pool' })
+    this.#system = system
+    hostNodeActor(system, (msg, from) => this.emit('sysmsg', msg, from))
+    system.extend({ envelope: (peer, env) => this.#fromManager(peer, env) })
+    this.#link = new Reconnector(system, url, o, {
+      connected: async (peer) => {
+        const reply = (await peer.ref(MANAGER_ACTOR).ask({ op: 'join', ...join, capacity: this.#core.capacity })) as { manager: string }
+        if (this.#draining) this.#sendState()
+        debug('pool %s joined manager %s', system.id, reply.manager)
+        this.emit('connected', reply.manager)
+      },
+      disconnected: (why) => {
+        this.#core.abandonAll(new TroupeError('ECLOSED', 'the pool lost its manager', { cause: why }))
+        this.emit('disconnected', why)
+      },
+    })
+    try {
+      await this.#link.start()
+    } catch (err) {
+      await system.close()
+      throw err
+    }
+  }
+
+  #fromManager(peer: Peer, env: Envelope): boolean {
+    if (peer !== this.#link?.peer) return false
+    if (env.k === Kind.Assign) {
+      this.#core.assign({ id: env.id, name: env.name, body: env.body.slice(), attempt: env.attempt, runTimeoutMs: env.runTimeoutMs })
+    } else if (env.k === Kind.Revoke) {
+      this.#core.revoke(env.id)
+    } else {
+      return false
+    }
+    return true
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Keeps one connection to a manager (or a standalone pool) open: the first connection is
+ * retried with backoff until `connectTimeout` (a wrong key fails at once), and after a loss it
+ * is re-established with backoff until `close()`. API.md §4, semantic 7.
+ */
+import { debuglog } from 'node:util'
+import type { Timer } from '../lib/clock.js'
+import { TroupeError } from '../lib/errors.js'
+import { durationOption } from '../lib/options.js'
+import type { NetworkOptions } from './network-options.js'
+import type { Peer } from './peer.js'
+import type { ActorSystem } from './system.js'
+
+const debug = debuglog('troupe')
+
+/** `reconnect` option: backoff doubling from `initialDelay` to `maxDelay` ms; false turns it off. */
+export type ReconnectOption = { initialDelay?: number | undefined; maxDelay?: number | undefined } | false | undefined
+
+export interface ReconnectHandlers {
+  /** A connection is up; a rejection closes it and tries again. */
+  connected(peer: Peer): Promise<void> | void
+  /** The connection is gone (it may come back). */
+  disconnected(why: TroupeError): void
+  /** Reconnecting is off and the connection is gone for good. */
+  lost?(why: TroupeError): void
+}
+
+const DEFAULT_INITIAL_DELAY_MS = 100
+const DEFAULT_MAX_DELAY_MS = 5000
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+
+export class Reconnector {
+  readonly #system: ActorSystem
+  readonly #url: string
+  readonly #options: NetworkOptions
+  readonly #handlers: ReconnectHandlers
+  readonly #enabled: boolean
+  readonly #initialDelayMs: number
+  readonly #maxDelayMs: number
+  #peer: Peer | undefined
+  // the peer whose `connected` handler is running: its loss is handled by the attempt itself
+  #connecting: Peer | undefined
+  #timer: Timer | undefined
+  #wake: (() => void) | undefined
+  #closed = false
+
+  constructor(system: ActorSystem, url: string, options: NetworkOptions & { reconnect?: ReconnectOption }, handlers: ReconnectHandlers) {
+    const { reconnect, ...network } = options
+    this.#system = system
+    this.#url = url
+    this.#options = network
+    this.#handlers = handlers
+    this.#enabled = reconnect !== false
+    const r = reconnect === false ? {} : (reconnect ?? {})
+    this.#initialDelayMs = durationOption('reconnect.initialDelay', r.initialDelay, DEFAULT_INITIAL_DELAY_MS)
+    this.#maxDelayMs = durationOption('reconnect.maxDelay', r.maxDelay, DEFAULT_MAX_DELAY_MS)
+    system.on('peerClosed', this.#onClosed)
+  }
+
+  /** The connection, while it is up. */
+  get peer(): Peer | undefined {
+    return this.#peer
+  }
+
+  /**
+   * Makes the first connection, retrying with backoff until `connectTimeout`.
+   * @throws TroupeError `EAUTH`, `EPROTO`, `ECONFIG` at once; `ECLOSED` when the time is up.
+   */
+  async start(): Promise<void> {
+    const deadline = this.#system.clock.now() + durationOption('connectTimeout', this.#options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#connect()
+        return
+      } catch (err) {
+        const e = err as TroupeError
+        const remaining = deadline - this.#system.clock.now()
+        if (this.#closed || e.code !== 'ECLOSED' || remaining <= 0) throw e
+        await this.#sleep(Math.min(remaining, this.#delay(attempt)))
+        if (this.#closed) throw new TroupeError('ECLOSED', 'closed while connecting')
+      }
+    }
+  }
+
+  /** Stops reconnecting and closes the connection. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#system.off('peerClosed', this.#onClosed)
+    this.#system.clock.clearTimer(this.#timer)
+    this.#wake?.() // a start() or reconnect loop asleep between attempts ends now
+    await this.#peer?.close()
+  }
+
+  async #connect(): Promise<void> {
+    const peer = await this.#system.connectPeer(this.#url, this.#options)
+    // visible before the handler runs: the other side may send at once (a manager assigns work
+    // to a pool as soon as it has joined, before the join's answer arrives)
+    this.#peer = peer
+    this.#connecting = peer
+    try {
+      await this.#handlers.connected(peer)
+      if (this.#closed) throw new TroupeError('ECLOSED', 'closed while connecting')
+      if (peer.isClosed) throw new TroupeError('ECLOSED', 'the connection closed while being set up')
+    } catch (err) {
+      if (this.#peer === peer) this.#peer = undefined
+      await peer.close()
+      throw err
+    } finally {
+      this.#connecting = undefined
+    }
+  }
+
+  readonly #onClosed = (closed: unknown, why: TroupeError): void => {
+    if (closed !== this.#peer || closed === undefined) return // another peer of this system
+    this.#peer = undefined
+    if (closed === this.#connecting) return // the attempt in progress fails and retries itself
+    this.#handlers.disconnected(why)
+    if (this.#closed) return
+    if (!this.#enabled) {
+      this.#handlers.lost?.(why)
+      return
+    }
+    void this.#reconnect()
+  }
+
+  async #reconnect(): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      await this.#sleep(this.#delay(attempt))
+      if (this.#closed) return
+      try {
+        await this.#connect()
+        debug('reconnected to %s', this.#url)
+        return
+      } catch (err) {
+        debug('reconnecting to %s failed: %s', this.#url, (err as Error).message)
+      }
+    }
+  }
+
+  #delay(attempt: number): number {
+    return Math.min(this.#maxDelayMs, this.#initialDelayMs * 2 ** attempt)
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve
+      this.#timer = this.#system.clock.setTimer(ms, resolve)
+    })
+  }
+}

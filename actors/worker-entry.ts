@@ -1,0 +1,54 @@
+/**
+ * The main module of a pool's child process or thread: loads the task module, connects to the
+ * pool over fd 3 (a process) or the parent port (a thread), runs what it is assigned, and exits
+ * when that channel closes, so a child never outlives its pool.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { systemClock } from '../lib/clock.js'
+import { Kind, encodeEnvelope, readEnvelope, type Envelope } from '../lib/envelope.js'
+import { TroupeError } from '../lib/errors.js'
+import { PortLink, openDialed, parentChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
+import { TaskExecutor } from './task-executor.js'
+import { TaskRunner, loadTasks } from './tasks.js'
+import type { ChildConfig } from './workers.js'
+
+const { config, key } = isMainThread
+  ? { config: JSON.parse(process.env.TROUPE_WORKER ?? '{}') as ChildConfig, key: process.env.TROUPE_WORKER_KEY ?? '' }
+  : (workerData as { config: ChildConfig; key: string })
+
+let transport: Transport | undefined
+
+const send = (env: Envelope): void => void transport?.send(encodeEnvelope(env))
+const executor = new TaskExecutor(
+  new TaskRunner(await loadTasks(config.tasks), config.allowEval),
+  {
+    done: (id, body, ms) => send({ k: Kind.Done, id, body, ms }),
+    failed: (id, err) => send({ k: Kind.Failed, id, err }),
+    progress: (id, value) => send({ k: Kind.Progress, id, value }),
+  },
+  systemClock,
+)
+
+const sink: FrameSink = {
+  frame(frame) {
+    const env = readEnvelope(frame)
+    if (env.k === Kind.Assign) executor.start(env)
+    else if (env.k === Kind.Revoke) executor.abort(env.id, new TroupeError('EABORT', 'the pool stopped this run'))
+  },
+  drain() {},
+  closed() {
+    executor.abortAll(new TroupeError('ECLOSED', 'the pool went away'))
+    process.exit(0) // in a thread this ends the thread only
+  },
+}
+
+// opened once the tasks are loaded, so nothing the pool sends arrives before we listen
+const link: Link = isMainThread ? parentChannel() : new PortLink(parentPort as NonNullable<typeof parentPort>, 'pool', () => parentPort?.close())
+transport = await openDialed(link, {
+  node: `worker-${process.pid}`,
+  key: new Uint8Array(Buffer.from(key, 'base64')),
+  clock: systemClock,
+  maxFrameBytes: 0xffffffff,
+  heartbeat: false,
+  handshakeTimeoutMs: 10_000,
+}, sink)

@@ -1,0 +1,182 @@
+/**
+ * The worker runtimes of a pool, behind one small interface: `inline` runs tasks on the pool's
+ * own event loop; `process` and `thread` run them in children reached over a framed link (a
+ * socketpair on fd 3, or a MessagePort) with the same envelopes as the network.
+ */
+import { Worker as Thread } from 'node:worker_threads'
+import { randomBytes } from 'node:crypto'
+import type { ChildProcess } from 'node:child_process'
+import type { Clock } from '../lib/clock.js'
+import { Kind, encodeEnvelope, readEnvelope, type Envelope, type WireError } from '../lib/envelope.js'
+import { TroupeError } from '../lib/errors.js'
+import { PortLink, openAccepted, spawnWithChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
+import { TaskExecutor, type Assignment, type RunReport } from './task-executor.js'
+import { TaskRunner, type TaskMap } from './tasks.js'
+
+/** What a worker tells its pool. `exited` comes once, after which nothing else does. */
+export interface WorkerEvents extends RunReport {
+  exited(why: string): void
+}
+
+/** One place tasks run: the pool's own loop, a child process or a thread. */
+export interface Worker {
+  start(a: Assignment): void
+  /** Aborts a run's `ctx.signal`; the run still reports how it ended. */
+  abort(id: number, reason: TroupeError): void
+  /** Stops at once (a task stuck past its timeout); `exited` follows. No-op inline. */
+  kill(): void
+  /** Stops after the runs in progress are over or aborted; `exited` follows. */
+  close(): Promise<void>
+}
+
+/** Runs tasks on the pool's own event loop. It cannot be killed: a stuck task stays stuck. */
+export class InlineWorker implements Worker {
+  readonly #executor: TaskExecutor
+
+  constructor(tasks: TaskMap, allowEval: boolean, events: WorkerEvents, clock: Clock) {
+    this.#executor = new TaskExecutor(new TaskRunner(tasks, allowEval), events, clock)
+  }
+
+  start(a: Assignment): void {
+    this.#executor.start(a)
+  }
+
+  abort(id: number, reason: TroupeError): void {
+    this.#executor.abort(id, reason)
+  }
+
+  kill(): void {}
+
+  async close(): Promise<void> {
+    this.#executor.abortAll(new TroupeError('ECLOSED', 'the pool closed'))
+  }
+}
+
+/** What a child needs to start: where its tasks are and whether it may run client code. */
+export interface ChildConfig {
+  tasks: string
+  allowEval: boolean
+}
+
+/** Bound on a child loading its task module and completing the handshake. */
+const CHILD_START_TIMEOUT_MS = 30_000
+/** How long a closing child may take to exit before it is killed. */
+const CHILD_EXIT_GRACE_MS = 5000
+
+const entry = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+
+/**
+ * How a thread starts. Node 20 does not apply `--import` preloads to worker threads, so when
+ * TypeScript must load in one (these sources under test, or a `.ts` task module) the thread
+ * registers tsx itself first; plain JavaScript starts the entry directly.
+ */
+function threadMain(tasks: string): { main: URL | string; eval: boolean } {
+  const isTypeScript = (url: string): boolean => /\.[mc]?ts$/.test(url)
+  if (!isTypeScript(entry.href) && !isTypeScript(tasks)) return { main: entry, eval: false }
+  const load = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}) })`
+  return { main: load, eval: true }
+}
+
+/** A child process or thread running tasks, reached over a framed link. */
+export class ChildWorker implements Worker, FrameSink {
+  readonly #events: WorkerEvents
+  readonly #stop: () => void
+  readonly #exited: Promise<void>
+  #transport: Transport | undefined
+  #gone = false
+
+  private constructor(events: WorkerEvents, stop: () => void, exited: Promise<void>) {
+    this.#events = events
+    this.#stop = stop
+    this.#exited = exited
+  }
+
+  /** Starts a child process with the channel on fd 3. Resolves once it has loaded its tasks. */
+  static spawnProcess(config: ChildConfig, events: WorkerEvents, clock: Clock): Promise<ChildWorker> {
+    const key = randomBytes(32)
+    const { child, link } = spawnWithChannel(entry.pathname, {
+      TROUPE_WORKER: JSON.stringify(config),
+      TROUPE_WORKER_KEY: key.toString('base64'),
+    })
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    const worker = new ChildWorker(events, () => killProcess(child), exited)
+    return worker.#open(link, key, clock, `process ${child.pid ?? '?'}`)
+  }
+
+  /** Starts a worker thread. Resolves once it has loaded its tasks. */
+  static spawnThread(config: ChildConfig, events: WorkerEvents, clock: Clock): Promise<ChildWorker> {
+    const key = randomBytes(32)
+    const { main, eval: isCode } = threadMain(config.tasks)
+    const thread = new Thread(main, { eval: isCode, workerData: { config, key: key.toString('base64') } })
+    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()))
+    thread.on('error', () => {}) // an uncaught error in a task ends the thread; 'exit' reports it
+    const worker = new ChildWorker(events, () => void thread.terminate(), exited)
+    const link = new PortLink(thread, `thread ${thread.threadId}`, () => void thread.terminate())
+    return worker.#open(link, key, clock, `thread ${thread.threadId}`)
+  }
+
+  async #open(link: Link, key: Uint8Array, clock: Clock, what: string): Promise<ChildWorker> {
+    try {
+      this.#transport = await openAccepted(link, {
+        node: 'pool',
+        key,
+        clock,
+        maxFrameBytes: 0xffffffff,
+        heartbeat: false, // the child is ours: its exit is seen directly
+        handshakeTimeoutMs: CHILD_START_TIMEOUT_MS,
+        insecure: false,
+      }, this)
+    } catch (err) {
+      this.#stop()
+      throw new TroupeError('ECONFIG', `the ${what} did not start: ${(err as Error).message} (its output above says why)`, { cause: err })
+    }
+    return this
+  }
+
+  start(a: Assignment): void {
+    this.#send({ k: Kind.Assign, id: a.id, name: a.name, body: a.body, priority: 0, attempt: a.attempt })
+  }
+
+  abort(id: number): void {
+    this.#send({ k: Kind.Revoke, id })
+  }
+
+  kill(): void {
+    this.#stop()
+  }
+
+  async close(): Promise<void> {
+    await this.#transport?.close()
+    await this.#exited
+  }
+
+  #send(env: Envelope): void {
+    this.#transport?.send(encodeEnvelope(env))
+  }
+
+  // ---- FrameSink: what the child reports ------------------------------------------------------
+
+  frame(frame: Uint8Array): void {
+    const env = readEnvelope(frame)
+    if (env.k === Kind.Done) this.#events.done(env.id, env.body, env.ms)
+    else if (env.k === Kind.Failed) this.#events.failed(env.id, env.err as WireError)
+    else if (env.k === Kind.Progress) this.#events.progress(env.id, env.value)
+  }
+
+  drain(): void {}
+
+  closed(why: TroupeError): void {
+    if (this.#gone) return
+    this.#gone = true
+    // a child exits by itself when its channel closes; one that does not is killed
+    const timer = setTimeout(this.#stop, CHILD_EXIT_GRACE_MS)
+    void this.#exited.then(() => {
+      clearTimeout(timer)
+      this.#events.exited(why.message)
+    })
+  }
+}
+
+function killProcess(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+}
