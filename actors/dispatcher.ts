@@ -9,7 +9,7 @@
  */
 import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
-import { fitsSlots, leastLoaded, rangeOf, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
+import { fitsSlots, lessLoaded, rangeOf, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
 import { TaskQueue, type Queued } from './task-queue.js'
 import { EVAL_TASK } from './tasks.js'
 
@@ -63,33 +63,113 @@ interface Waiter {
   readonly run: Execution
 }
 
-/** One run of a task, with every caller waiting on it. */
-export class Execution implements Queued {
+/** Payloads up to this size wait in the queue packed into a string (see `Execution.park`). */
+const PACKED_BODY_BYTES = 1024
+
+/**
+ * One run of a task, with every caller waiting on it. It is also the `TaskInfo` routing sees,
+ * and the waiter of the caller who submitted it, so an uncoalesced task is one object
+ * (bench `queue.100k`: every queued task costs memory, and 100 000 may wait).
+ */
+export class Execution implements Queued, TaskInfo, Waiter {
   queued = false
   readonly name: string
-  readonly body: Uint8Array
   readonly priority: number
   readonly runTimeoutMs: number | undefined
   readonly key: string | undefined
+  readonly client: ClientHandle
+  readonly taskId: number
   /** Times it has been handed to a pool. */
   attempts = 0
-  waiters: Waiter[] = []
   pool: PoolEntry | undefined
   assignmentId = 0
   assignTimer: Timer | undefined
   /** Every waiter has gone; the pool was asked to stop it. */
   revoked = false
+  // who waits: the submitter (this run) and any coalesced followers
+  #waiters: Waiter | Waiter[] | undefined = this
+  // the payload: a view into a read buffer until kept, a copy while running, packed while queued
+  #body: Uint8Array | string
 
-  constructor(name: string, body: Uint8Array, options: SubmitOptions) {
+  constructor(client: ClientHandle, taskId: number, name: string, body: Uint8Array, options: SubmitOptions) {
+    this.client = client
+    this.taskId = taskId
     this.name = name
-    this.body = body
+    this.#body = body
     this.priority = options.priority
     this.runTimeoutMs = options.runTimeoutMs
     this.key = options.key
   }
 
+  get run(): Execution {
+    return this
+  }
+
+  /** The payload as bytes (unpacked once if it waited in the queue). */
+  get body(): Uint8Array {
+    if (typeof this.#body === 'string') this.#body = new Uint8Array(Buffer.from(this.#body, 'latin1'))
+    return this.#body
+  }
+
+  /** Keeps its own copy of the payload, which arrived as a view into a shared read buffer. */
+  keep(): void {
+    if (typeof this.#body !== 'string') this.#body = this.#body.slice()
+  }
+
+  /**
+   * Packs a small payload into a one-byte string while it waits: a Uint8Array of any size costs
+   * ~208 heap bytes, a Latin-1 string ~16 + n.
+   */
+  park(): void {
+    const b = this.#body
+    if (typeof b === 'string' || b.length > PACKED_BODY_BYTES) return this.keep()
+    this.#body = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1')
+  }
+
+  get waiting(): boolean {
+    return this.#waiters !== undefined
+  }
+
+  /** Calls `fn` for every waiter. */
+  forEachWaiter(fn: (w: Waiter) => void): void {
+    const w = this.#waiters
+    if (w === undefined) return
+    if (Array.isArray(w)) for (const one of [...w]) fn(one)
+    else fn(w)
+  }
+
+  addWaiter(waiter: Waiter): void {
+    const w = this.#waiters
+    this.#waiters = w === undefined ? waiter : Array.isArray(w) ? [...w, waiter] : [w, waiter]
+  }
+
+  /** Removes one waiter; true when none is left. */
+  removeWaiter(waiter: Waiter): boolean {
+    const w = this.#waiters
+    if (Array.isArray(w)) {
+      const rest = w.filter((one) => one !== waiter)
+      this.#waiters = rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest
+    } else if (w === waiter) {
+      this.#waiters = undefined
+    }
+    return this.#waiters === undefined
+  }
+
+  /** Takes every waiter away (they are being answered). */
+  takeWaiters(): Waiter[] {
+    const w = this.#waiters
+    this.#waiters = undefined
+    return w === undefined ? [] : Array.isArray(w) ? w : [w]
+  }
+
+  /** The run it is about to start (1 for the first). */
+  get attempt(): number {
+    return this.attempts + 1
+  }
+
+  /** A detached copy for events, unaffected by what happens to the run later. */
   get info(): TaskInfo {
-    return { name: this.name, priority: this.priority, key: this.key, attempt: this.attempts + 1 }
+    return { name: this.name, priority: this.priority, key: this.key, attempt: this.attempt }
   }
 }
 
@@ -156,25 +236,30 @@ export class Dispatcher {
     const leader = coalesceKey === undefined ? undefined : this.#coalesced.get(coalesceKey)
     if (leader !== undefined) {
       const waiter = { client, taskId, run: leader }
-      leader.waiters.push(waiter)
+      leader.addWaiter(waiter)
       open.set(taskId, waiter)
       return
     }
-    // the body is a view into a read buffer shared with other frames: keep our own copy
-    const run = new Execution(name, body.slice(), options)
+    const run = new Execution(client, taskId, name, body, options)
     if (this.#queue.size >= this.#o.queueSize && this.#pick(run) === undefined) {
       this.counts.rejected++
       this.#o.events.rejected(run.info, client.id)
       client.failed(taskId, { code: 'EREJECTED', message: `the queue is full (${this.#o.queueSize} tasks)` })
       return
     }
-    const waiter = { client, taskId, run }
-    run.waiters.push(waiter)
-    open.set(taskId, waiter)
+    open.set(taskId, run)
     if (coalesceKey !== undefined) this.#coalesced.set(coalesceKey, run)
+    // nothing waits ahead of it: straight to a pool if one is free (the common case)
+    const pool = this.#queue.size === 0 ? this.#pick(run) : undefined
+    if (pool !== undefined) {
+      run.keep() // kept for running again should the pool be lost
+      this.#start(run, pool)
+      return
+    }
     if (options.assignTimeoutMs !== undefined) {
       run.assignTimer = this.#o.clock.setTimer(options.assignTimeoutMs, () => this.#assignTimedOut(run, options.assignTimeoutMs as number))
     }
+    run.park()
     this.#queue.push(run)
     this.#dispatch()
   }
@@ -196,8 +281,7 @@ export class Dispatcher {
   #dropWaiter(waiter: Waiter): void {
     const run = waiter.run
     this.#clients.get(waiter.client)?.delete(waiter.taskId)
-    run.waiters = run.waiters.filter((w) => w !== waiter)
-    if (run.waiters.length > 0) return
+    if (!run.removeWaiter(waiter)) return
     this.#forget(run)
     if (run.queued) {
       this.#queue.remove(run)
@@ -213,7 +297,7 @@ export class Dispatcher {
     if (!run.queued) return
     this.#queue.remove(run)
     this.#forget(run)
-    for (const w of run.waiters) this.#o.events.assignTimeout(run.info, w.client.id)
+    run.forEachWaiter((w) => this.#o.events.assignTimeout(run.info, w.client.id))
     this.#answer(run, (w) => w.client.failed(w.taskId, { code: 'EATO', message: `no worker took the task within ${ms} ms` }))
   }
 
@@ -277,7 +361,7 @@ export class Dispatcher {
 
   progress(handle: PoolHandle, id: number, value: number): void {
     const run = this.#pools.get(handle)?.assignments.get(id)
-    if (run !== undefined) for (const w of run.waiters) w.client.progress(w.taskId, value)
+    run?.forEachWaiter((w) => w.client.progress(w.taskId, value))
   }
 
   #retryOrFail(run: Execution, why: string): void {
@@ -312,26 +396,34 @@ export class Dispatcher {
   }
 
   #anyFreeSlot(): boolean {
-    for (const pool of this.#pools.values()) if (!pool.draining && pool.running < pool.capacity) return true
-    return false
+    return this.#anyPool((p) => !p.draining && p.running < p.capacity)
   }
 
   /** The pool that should take `run` now, if any may. */
   #pick(run: Execution): PoolEntry | undefined {
-    const eligible: PoolEntry[] = []
-    const needsEval = run.name === EVAL_TASK // code goes to pools that run it (below)
-    let evalPools = 0
-    for (const pool of this.#pools.values()) {
-      if (pool.allowEval) evalPools++
-      if (pool.draining || pool.running >= pool.capacity) continue
-      if (!fitsSlots(pool.ranges, pool.capacity, pool.runningByRange, run.priority, this.#o.sacredGuarantees)) continue
-      eligible.push(pool)
+    // code goes only to pools that run it, as long as such a pool is connected at all
+    const evalOnly = run.name === EVAL_TASK && this.#anyPool((p) => p.allowEval)
+    const may = (p: PoolEntry): boolean =>
+      !p.draining &&
+      p.running < p.capacity &&
+      (!evalOnly || p.allowEval) &&
+      fitsSlots(p.ranges, p.capacity, p.runningByRange, run.priority, this.#o.sacredGuarantees)
+    const select = this.#o.selectWorker
+    if (select === undefined) {
+      // the default choice without building a candidate list: this runs for every task
+      let best: PoolEntry | undefined
+      for (const p of this.#pools.values()) if (may(p) && (best === undefined || lessLoaded(p, best))) best = p
+      return best
     }
-    // code goes only where it may run, as long as such a pool is connected at all
-    const candidates = needsEval && evalPools > 0 ? eligible.filter((p) => p.allowEval) : eligible
+    const candidates = [...this.#pools.values()].filter(may)
     if (candidates.length === 0) return undefined
-    const chosen = (this.#o.selectWorker ?? leastLoaded)(run.info, candidates)
+    const chosen = select(run.info, candidates)
     return candidates.find((p) => p === chosen || p.id === chosen?.id)
+  }
+
+  #anyPool(test: (p: PoolEntry) => boolean): boolean {
+    for (const p of this.#pools.values()) if (test(p)) return true
+    return false
   }
 
   #start(run: Execution, pool: PoolEntry): void {
@@ -363,11 +455,10 @@ export class Dispatcher {
   }
 
   #answer(run: Execution, send: (w: Waiter) => void): void {
-    for (const w of run.waiters) {
+    for (const w of run.takeWaiters()) {
       this.#clients.get(w.client)?.delete(w.taskId)
       send(w)
     }
-    run.waiters = []
   }
 
   // ---- draining and state ----------------------------------------------------------------------

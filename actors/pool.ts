@@ -270,7 +270,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   #fromManager(peer: Peer, env: Envelope): boolean {
     if (peer !== this.#link?.peer) return false
     if (env.k === Kind.Assign) {
-      this.#core.assign({ id: env.id, name: env.name, body: env.body.slice(), attempt: env.attempt, runTimeoutMs: env.runTimeoutMs })
+      // the body is used at once (decoded inline, or framed again for a child): no copy
+      this.#core.assign({ id: env.id, name: env.name, body: env.body, attempt: env.attempt, runTimeoutMs: env.runTimeoutMs })
     } else if (env.k === Kind.Revoke) {
       this.#core.revoke(env.id)
     } else {
