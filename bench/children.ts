@@ -5,14 +5,26 @@ import { fileURLToPath } from 'node:url'
 
 const started: ChildProcess[] = []
 
-export async function startServer(name: string): Promise<string> {
+export interface Server {
+  address: string
+  /** The server's next line of output, parsed. */
+  nextLine(): Promise<unknown>
+}
+
+export async function startServer(name: string, args: string[] = []): Promise<Server> {
   const file = fileURLToPath(new URL(`./servers/${name}`, import.meta.url))
-  const child = spawn(process.execPath, [...process.execArgv, file], { stdio: ['pipe', 'pipe', 'inherit'] })
+  // a .mjs server runs as plain JavaScript, without this process's TypeScript loader
+  const execArgv = file.endsWith('.mjs') ? [] : process.execArgv
+  const child = spawn(process.execPath, [...execArgv, file, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
   started.push(child)
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]()
-  const first = await lines.next()
-  if (first.done === true) throw new Error(`bench server ${name} exited before listening`)
-  return (JSON.parse(first.value) as { address: string }).address
+  const nextLine = async (): Promise<unknown> => {
+    const line = await lines.next()
+    if (line.done === true) throw new Error(`bench server ${name} exited`)
+    return JSON.parse(line.value)
+  }
+  const { address } = (await nextLine()) as { address: string }
+  return { address, nextLine }
 }
 
 /** Ends every server we started: closing stdin asks it to exit; SIGKILL if it has not after 2 s. */

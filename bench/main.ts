@@ -13,11 +13,12 @@ import { startServer, stopServers } from './children.js'
 import { askFrameBytes, cborxAlone, envelopeRoundTrip } from './codec.js'
 import type { Figure, LoopOptions } from './measure.js'
 import { functionCall, tcpEcho } from './raw.js'
+import { processPool, queuedMemory, taskOverMemory, taskOverTcp, tcpGrid } from './grid.js'
 
 interface Spec {
   name: string
   baseline: string | null
-  run(loop: (concurrency: number) => LoopOptions): Promise<{ opsPerS: number; p50: number; p99: number }>
+  run(loop: (concurrency: number) => LoopOptions): Promise<{ opsPerS: number; p50: number; p99: number; rssMb?: number }>
 }
 
 const { values, positionals } = parseArgs({
@@ -33,8 +34,10 @@ const loop = (concurrency: number): LoopOptions => ({ concurrency, durationMs, w
 
 // servers in other processes, started on first use
 const servers = new Map<string, Promise<string>>()
+let gridAddress: Promise<string> | undefined
+const grid = (): Promise<string> => (gridAddress ??= tcpGrid())
 const server = (name: string): Promise<string> => {
-  if (!servers.has(name)) servers.set(name, startServer(name))
+  if (!servers.has(name)) servers.set(name, startServer(name).then((s) => s.address))
   return servers.get(name) as Promise<string>
 }
 
@@ -46,6 +49,11 @@ const specs: Spec[] = [
   { name: 'tcp.echo.c256', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
   { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
   { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
+  { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => taskOverTcp(await grid(), l(1)) },
+  { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => taskOverTcp(await grid(), l(256)) },
+  { name: 'task.mem.c256', baseline: 'call.inproc.c256', run: (l) => taskOverMemory(l(256)) },
+  { name: 'task.process.c256', baseline: 'tcp.echo.c256', run: (l) => processPool(l(256)) },
+  { name: 'queue.100k', baseline: null, run: () => queuedMemory() },
   { name: 'codec.cbor-x', baseline: null, run: async () => cborxAlone(durationMs, warmupMs) },
   { name: 'codec.envelope', baseline: 'codec.cbor-x', run: async () => envelopeRoundTrip(durationMs, warmupMs) },
 ]
@@ -64,7 +72,7 @@ function print(figure: Figure): void {
     process.stdout.write(JSON.stringify(figure) + '\n')
     return
   }
-  const ratio = figure.ratio === null ? '' : `${figure.ratio.toFixed(3)}× ${figure.baseline}`
+  const ratio = figure.rss_mb !== undefined ? `RSS ${figure.rss_mb} MB` : figure.ratio === null ? '' : `${figure.ratio.toFixed(3)}× ${figure.baseline}`
   const ops = Math.round(figure.ops_per_s).toLocaleString('en-US').padStart(12)
   process.stdout.write(`${figure.name.padEnd(20)} ${ops} ops/s   p50 ${figure.p50_us.toFixed(1).padStart(8)} µs   p99 ${figure.p99_us.toFixed(1).padStart(8)} µs   ${ratio}\n`)
 }
@@ -85,6 +93,7 @@ async function main(): Promise<void> {
         p99_us: Number(r.p99.toFixed(2)),
         baseline: spec.baseline,
         ratio: base === undefined ? null : Number((r.opsPerS / base.ops_per_s).toFixed(4)),
+        ...(r.rssMb === undefined ? {} : { rss_mb: Number(r.rssMb.toFixed(1)) }),
       }
       results.set(spec.name, figure)
       print(figure)

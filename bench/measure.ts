@@ -12,6 +12,8 @@ export interface Figure {
   baseline: string | null
   /** ops_per_s ÷ the baseline's ops_per_s. */
   ratio: number | null
+  /** For memory figures: the resident set size of the process measured. */
+  rss_mb?: number
 }
 
 export interface LoopOptions {
