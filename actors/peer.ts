@@ -17,6 +17,7 @@ import {
   type WireError,
 } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
+import { IdTable } from '../lib/id-table.js'
 import { PendingAsks } from '../lib/pending.js'
 import type { Clock } from '../lib/clock.js'
 import type { FrameSink, Transport } from '../transports/index.js'
@@ -42,8 +43,8 @@ export class Peer implements FrameSink {
   #transport: Transport | undefined
   /** Asks we sent, by id. */
   readonly pending: PendingAsks
-  /** Asks this peer sent us that are still being handled, by the peer's id (for `Cancel`). */
-  readonly #inbound = new Map<number, Letter>()
+  /** Asks this peer sent us that are still being handled, by the peer's id (for `Cancel`); not a Map: see id-table.ts. */
+  readonly #inbound = new IdTable<Letter>()
   #closed = false
   /** Set on every drain; the grid listens to resume sending. */
   onDrain: (() => void) | undefined
@@ -158,8 +159,7 @@ export class Peer implements FrameSink {
         this.pending.settle(env.id, fromWireError(env.err))
         return
       case Kind.Cancel:
-        this.#inbound.get(env.id)?.cancel(new TroupeError('EABORT', 'the asker gave up'))
-        this.#inbound.delete(env.id)
+        this.#inbound.take(env.id)?.cancel(new TroupeError('EABORT', 'the asker gave up'))
         return
       case Kind.Hello:
       case Kind.Auth:
@@ -180,8 +180,7 @@ export class Peer implements FrameSink {
     if (this.#closed) return
     this.#closed = true
     this.pending.rejectAll(new TroupeError('ECLOSED', `connection to ${this.id || this.remoteAddress} closed: ${why.message}`, { cause: why }))
-    for (const letter of this.#inbound.values()) letter.cancel(why)
-    this.#inbound.clear()
+    for (const letter of this.#inbound.drain()) letter.cancel(why)
     this.#host.peerClosed(this, why)
   }
 
@@ -235,7 +234,7 @@ export class Peer implements FrameSink {
 
   /** Sends the answer to the peer's ask `id`. */
   answer(id: number, value: unknown): void {
-    if (this.#inbound.delete(id) === false || this.#closed) return
+    if (this.#inbound.take(id) === undefined || this.#closed) return
     let body: Uint8Array
     try {
       body = encodeTransient(value)
@@ -250,7 +249,7 @@ export class Peer implements FrameSink {
 
   /** Sends the failure of the peer's ask `id`. */
   answerError(id: number, err: TroupeError): void {
-    if (this.#inbound.delete(id) === false || this.#closed) return
+    if (this.#inbound.take(id) === undefined || this.#closed) return
     this.#answerFail(id, err.code === 'ETASK' ? thrownFromTask(err) : toWireError(err))
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Clock, Timer } from './clock.js'
 import { TroupeError } from './errors.js'
+import { IdTable } from './id-table.js'
 
 /** Called when a request ends on the asker's side first, so the other side can stop work. */
 export type GiveUp = (id: number, why: TroupeError) => void
@@ -17,10 +18,10 @@ interface Pending {
   onAbort: (() => void) | undefined
 }
 
-
 export class PendingAsks {
   readonly #clock: Clock
-  readonly #pending = new Map<number, Pending>()
+  // not a Map: see id-table.ts (bench ask.tcp.c256)
+  readonly #pending = new IdTable<Pending>()
   #nextId = 1
   /** Answers that arrived after their request had already settled; dropped, counted here. */
   lateReplies = 0
@@ -74,12 +75,11 @@ export class PendingAsks {
    * a late reply) when it had already ended.
    */
   settle(id: number, err: TroupeError | null, value?: unknown): boolean {
-    const p = this.#pending.get(id)
+    const p = this.#pending.take(id)
     if (p === undefined) {
       this.lateReplies++
       return false
     }
-    this.#pending.delete(id)
     this.#clock.clearTimer(p.timer)
     if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
     if (err === null) p.resolve(value)
@@ -89,6 +89,6 @@ export class PendingAsks {
 
   /** Ends every waiting request with `err` (connection or system closed). */
   rejectAll(err: TroupeError): void {
-    for (const id of [...this.#pending.keys()]) this.settle(id, err)
+    for (const id of this.#pending.ids()) this.settle(id, err)
   }
 }
