@@ -5,10 +5,14 @@
  */
 import { debuglog } from 'node:util'
 import { decodeValue, encodeTransient } from '../lib/codec.js'
+import type { ByteRange } from '../lib/cbor-lite.js'
 import {
   EnvelopeError,
   Kind,
+  encodeAsk,
   encodeEnvelope,
+  encodeReply,
+  encodeTell,
   fromWireError,
   readEnvelope,
   thrownToWire,
@@ -84,16 +88,23 @@ export class Peer implements FrameSink {
    */
   send(env: Envelope): boolean {
     const frame = encodeEnvelope(env)
-    if (frame.length > this.#maxFrameBytes) {
-      throw new TroupeError('EFRAME', `frame of ${frame.length} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
-    }
-    return this.#transport?.send(frame) ?? false
+    return this.#sendFrame(frame, 0, frame.length)
+  }
+
+  #sendFrame(buf: Uint8Array, start: number, end: number): boolean {
+    this.#checkFrame(end - start)
+    return this.#transport?.send(buf, start, end) ?? false
+  }
+
+  #checkFrame(bytes: number): void {
+    if (bytes > this.#maxFrameBytes) throw new TroupeError('EFRAME', `frame of ${bytes} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
   }
 
   /** Fails fast on a payload that cannot fit in a frame, before copying it into one. */
-  checkPayload(body: Uint8Array): void {
-    if (body.length > this.#maxFrameBytes) {
-      throw new TroupeError('EFRAME', `payload of ${body.length} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
+  checkPayload(body: ByteRange): void {
+    const length = body.end - body.start
+    if (length > this.#maxFrameBytes) {
+      throw new TroupeError('EFRAME', `payload of ${length} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
     }
   }
 
@@ -102,28 +113,27 @@ export class Peer implements FrameSink {
     const signal = options?.signal
     if (signal?.aborted === true) return Promise.reject(new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason }))
     if (this.#closed) return Promise.reject(new TroupeError('ECLOSED', `connection to ${this.id} is closed`))
-    let body: Uint8Array
+    let frame: ByteRange
     try {
-      body = encodeTransient(message)
+      const body = encodeTransient(message)
       this.checkPayload(body)
+      frame = encodeAsk(this.pending.nextId, to, body)
+      this.#checkFrame(frame.end - frame.start)
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => {
-      const id = this.pending.add(resolve, reject, timeout, signal, this.#cancel)
-      try {
-        this.send({ k: Kind.Ask, id, to, body })
-      } catch (err) {
-        this.pending.settle(id, err as TroupeError)
-      }
-    })
+    const { buf, start, end } = frame // the shared writer: read it before anything else encodes
+    const answer = this.pending.open(timeout, signal, this.#cancel)
+    this.#transport?.send(buf, start, end)
+    return answer
   }
 
   tell(to: string, message: unknown): void {
     if (this.#closed) throw new TroupeError('ECLOSED', `connection to ${this.id} is closed`)
     const body = encodeTransient(message)
     this.checkPayload(body)
-    this.send({ k: Kind.Tell, to, body })
+    const frame = encodeTell(to, body)
+    this.#sendFrame(frame.buf, frame.start, frame.end)
   }
 
   readonly #cancel = (id: number): void => {
@@ -137,10 +147,10 @@ export class Peer implements FrameSink {
 
   // ---- FrameSink -----------------------------------------------------------------------------
 
-  frame(frame: Uint8Array): void {
+  frame(buf: Uint8Array, start: number, end: number): void {
     let env: Envelope
     try {
-      env = readEnvelope(frame)
+      env = readEnvelope(buf, start, end)
     } catch (caught) {
       this.#badFrame(caught as EnvelopeError)
       return
@@ -235,11 +245,11 @@ export class Peer implements FrameSink {
   /** Sends the answer to the peer's ask `id`. */
   answer(id: number, value: unknown): void {
     if (this.#inbound.take(id) === undefined || this.#closed) return
-    let body: Uint8Array
     try {
-      body = encodeTransient(value)
+      const body = encodeTransient(value)
       this.checkPayload(body)
-      this.send({ k: Kind.Reply, id, body })
+      const frame = encodeReply(id, body)
+      this.#sendFrame(frame.buf, frame.start, frame.end)
     } catch (err) {
       const e = err as TroupeError
       const code = e.code === 'EFRAME' ? 'EFRAME' : 'ETASK'

@@ -33,12 +33,20 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true })
 // it in its write queue.
 const SLAB_BYTES = 64 * 1024
 
+/** Bytes [start, end) of `buf`: a frame or payload passed along without a view of its own. */
+export interface ByteRange {
+  readonly buf: Uint8Array
+  readonly start: number
+  readonly end: number
+}
+
 /**
- * Writes one CBOR item sequence at a time into a shared slab: `begin()`, items, `end()`.
+ * Writes one CBOR item sequence at a time into a shared slab: `begin()`, items, then either
+ * `view()` or the range itself (`buf`, `start`, `end`) for a caller that copies the bytes at once.
  * Each item makes room for itself first; when the slab is full, the item sequence written so
  * far moves to a new slab.
  */
-export class CborWriter {
+export class CborWriter implements ByteRange {
   #buf = new Uint8Array(SLAB_BYTES)
   #view = new DataView(this.#buf.buffer)
   #pos = 0
@@ -48,8 +56,21 @@ export class CborWriter {
     this.#start = this.#pos
   }
 
+  /** The slab holding the bytes written since `begin()`; never overwritten later. */
+  get buf(): Uint8Array {
+    return this.#buf
+  }
+
+  get start(): number {
+    return this.#start
+  }
+
+  get end(): number {
+    return this.#pos
+  }
+
   /** The bytes written since `begin()`, as a view that is never overwritten. */
-  end(): Uint8Array {
+  view(): Uint8Array {
     return new Uint8Array(this.#buf.buffer, this.#start, this.#pos - this.#start)
   }
 
@@ -127,14 +148,20 @@ export class CborWriter {
   }
 
   bytes(data: Uint8Array): void {
-    const n = data.byteLength
+    this.bytesOf(data, 0, data.byteLength)
+  }
+
+  /** A byte string holding bytes [start, end) of `src`. */
+  bytesOf(src: Uint8Array, start: number, end: number): void {
+    const n = end - start
     this.#room(9 + n)
     this.#head(MAJOR_BYTES, n)
     const b = this.#buf
     const p = this.#pos
-    // TypedArray#set has a fixed cost that dominates for the short payloads most tasks carry
-    if (n <= 64) for (let i = 0; i < n; i++) b[p + i] = data[i] as number
-    else b.set(data, p)
+    // TypedArray#set (and the subarray it needs) has a fixed cost that dominates for the short
+    // payloads most tasks carry
+    if (n <= 64) for (let i = 0; i < n; i++) b[p + i] = src[start + i] as number
+    else b.set(src.subarray(start, end), p)
     this.#pos += n
   }
 
@@ -164,11 +191,11 @@ export class CborReader {
     this.end = end
   }
 
-  /** Points the reader at a new input (one reader serves every frame: no allocation per frame). */
-  reset(buf: Uint8Array): void {
+  /** Points the reader at bytes [start, end) of `buf` (one reader serves every frame: no allocation per frame). */
+  reset(buf: Uint8Array, start = 0, end = buf.length): void {
     this.buf = buf
-    this.pos = 0
-    this.end = buf.length
+    this.pos = start
+    this.end = end
   }
 
   get done(): boolean {

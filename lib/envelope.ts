@@ -7,7 +7,7 @@
  * Compatibility: adding a kind, or an optional field at the end of a kind, keeps the version;
  * receivers skip trailing fields they do not know. Anything else bumps `PROTOCOL_VERSION`.
  */
-import { CborError, CborReader, CborWriter } from './cbor-lite.js'
+import { CborError, CborReader, CborWriter, type ByteRange } from './cbor-lite.js'
 import { decodeValue, encodeValue } from './codec.js'
 import { TroupeError, asError, isErrorCode, type ErrorCode } from './errors.js'
 
@@ -143,6 +143,17 @@ function wireError(e: WireError): void {
   optBytes(e.data)
 }
 
+// the kinds on every ask's path, shared by ENCODE and the encoders from parts below
+function ask(id: number, to: string, body: Uint8Array, start: number, end: number): void {
+  w.array(4); w.number(Kind.Ask); w.number(id); w.text(to); w.bytesOf(body, start, end)
+}
+function tell(to: string, body: Uint8Array, start: number, end: number): void {
+  w.array(3); w.number(Kind.Tell); w.text(to); w.bytesOf(body, start, end)
+}
+function reply(id: number, body: Uint8Array, start: number, end: number): void {
+  w.array(3); w.number(Kind.Reply); w.number(id); w.bytesOf(body, start, end)
+}
+
 type Encoders = { readonly [K in Kind]: (e: Extract<Envelope, { k: K }>) => void }
 
 const ENCODE: Encoders = {
@@ -151,9 +162,9 @@ const ENCODE: Encoders = {
   [Kind.Ping]: (e) => { w.array(1); w.number(e.k) },
   [Kind.Pong]: (e) => { w.array(1); w.number(e.k) },
   [Kind.Bye]: (e) => { w.array(2); w.number(e.k); wireError(e.err) },
-  [Kind.Ask]: (e) => { w.array(4); w.number(e.k); w.number(e.id); w.text(e.to); w.bytes(e.body) },
-  [Kind.Tell]: (e) => { w.array(3); w.number(e.k); w.text(e.to); w.bytes(e.body) },
-  [Kind.Reply]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.bytes(e.body) },
+  [Kind.Ask]: (e) => ask(e.id, e.to, e.body, 0, e.body.length),
+  [Kind.Tell]: (e) => tell(e.to, e.body, 0, e.body.length),
+  [Kind.Reply]: (e) => reply(e.id, e.body, 0, e.body.length),
   [Kind.Fail]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
   [Kind.Cancel]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
   [Kind.Submit]: (e) => {
@@ -176,7 +187,33 @@ const ENCODE: Encoders = {
 export function encodeEnvelope(env: Envelope): Uint8Array {
   w.begin()
   ;(ENCODE[env.k] as (e: Envelope) => void)(env)
-  return w.end()
+  return w.view()
+}
+
+// Asks, tells and replies are encoded from their parts: no envelope object, and neither the
+// payload nor the frame gets a view of its own (~50 ns and 96 bytes each; bench ask.tcp.c256).
+// The range returned is the shared writer: pass it on before the next encode. The bytes it
+// points at stay put (a slab region is never rewritten).
+
+/** Encodes `Ask` `id` to `to` carrying the encoded message `body`. */
+export function encodeAsk(id: number, to: string, body: ByteRange): ByteRange {
+  w.begin()
+  ask(id, to, body.buf, body.start, body.end)
+  return w
+}
+
+/** Encodes a `Tell` to `to` carrying the encoded message `body`. */
+export function encodeTell(to: string, body: ByteRange): ByteRange {
+  w.begin()
+  tell(to, body.buf, body.start, body.end)
+  return w
+}
+
+/** Encodes the `Reply` to ask `id` carrying the encoded value `body`. */
+export function encodeReply(id: number, body: ByteRange): ByteRange {
+  w.begin()
+  reply(id, body.buf, body.start, body.end)
+  return w
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,10 +228,11 @@ export class EnvelopeError extends TroupeError {
   }
 }
 
-/** The kind of a frame without decoding it (kinds are all < 24, so one byte after the array head). */
-export function peekKind(frame: Uint8Array): number {
-  const head = frame[0]
-  return head !== undefined && (head & 0xe0) === 0x80 && (head & 0x1f) < 24 ? (frame[1] ?? -1) : -1
+/** The kind of the frame at `start` of `buf` without decoding it (kinds are all < 24, so one byte after the array head). */
+export function peekKind(buf: Uint8Array, start = 0, end = buf.length): number {
+  if (end - start < 2) return -1
+  const head = buf[start] as number
+  return (head & 0xe0) === 0x80 && (head & 0x1f) < 24 ? (buf[start + 1] as number) : -1
 }
 
 /**
@@ -315,12 +353,12 @@ const DECODE: Decoders = {
 }
 
 /**
- * Decodes and checks one frame. Byte fields are views into `frame`.
+ * Decodes and checks one frame: bytes [start, end) of `buf`. Byte fields are views into `buf`.
  * @throws EnvelopeError (`EPROTO`) when the frame is not an envelope this version understands.
  */
-export function readEnvelope(frame: Uint8Array): Envelope {
+export function readEnvelope(buf: Uint8Array, start = 0, end = buf.length): Envelope {
   const r = reader
-  r.reset(frame)
+  r.reset(buf, start, end)
   let k: number
   try {
     r.remaining = r.array()

@@ -18,6 +18,15 @@ interface Pending {
   onAbort: (() => void) | undefined
 }
 
+// `open()` takes the resolving functions out of the Promise constructor through this one
+// function rather than a closure per request (STYLE §7; bench ask.tcp.c256)
+let openedResolve: (value: unknown) => void = () => {}
+let openedReject: (err: TroupeError) => void = () => {}
+function capture(resolve: (value: unknown) => void, reject: (err: TroupeError) => void): void {
+  openedResolve = resolve
+  openedReject = reject
+}
+
 export class PendingAsks {
   readonly #clock: Clock
   // not a Map: see id-table.ts (bench ask.tcp.c256)
@@ -32,6 +41,18 @@ export class PendingAsks {
 
   get size(): number {
     return this.#pending.size
+  }
+
+  /** The id the next `add()` or `open()` registers. */
+  get nextId(): number {
+    return this.#nextId
+  }
+
+  /** Registers a request under `nextId`, as `add()` does, and returns the promise it settles. */
+  open(timeoutMs?: number, signal?: AbortSignal, giveUp?: GiveUp): Promise<unknown> {
+    const promise = new Promise(capture)
+    this.add(openedResolve, openedReject, timeoutMs, signal, giveUp)
+    return promise
   }
 
   /**

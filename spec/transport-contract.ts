@@ -47,8 +47,8 @@ export class RecordingSink implements FrameSink {
   #waiters: { n: number; resolve: () => void }[] = []
   readonly #closed = deferred<TroupeError>()
 
-  frame(frame: Uint8Array): void {
-    this.frames.push(frame.slice())
+  frame(buf: Uint8Array, start: number, end: number): void {
+    this.frames.push(buf.slice(start, end))
     this.#waiters = this.#waiters.filter((w) => (this.frames.length >= w.n ? (w.resolve(), false) : true))
   }
   drain(): void {
@@ -85,8 +85,8 @@ class RawPeer {
     this.#link = link
     link.maxFrameBytes = 1 << 20
     link.events = {
-      frame: (f) => {
-        const env = readEnvelope(f.slice())
+      frame: (buf, start, end) => {
+        const env = readEnvelope(buf.slice(start, end))
         this.received.push(env)
         this.#next.resolve(env)
       },

@@ -67,7 +67,7 @@ export class Connection implements Transport {
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     link.maxFrameBytes = HANDSHAKE_MAX_FRAME_BYTES
     link.events = {
-      frame: (frame) => this.#onFrame(frame),
+      frame: (buf, start, end) => this.#onFrame(buf, start, end),
       drain: () => this.#sink?.drain(),
       closed: (err) => this.#finish(err),
     }
@@ -86,9 +86,9 @@ export class Connection implements Transport {
     return this.#opened
   }
 
-  send(frame: Uint8Array): boolean {
+  send(buf: Uint8Array, start = 0, end = buf.length): boolean {
     if (this.#state !== 'open') return false
-    return this.#link.send(frame)
+    return this.#link.send(buf, start, end)
   }
 
   close(reason?: TroupeError): Promise<void> {
@@ -105,23 +105,23 @@ export class Connection implements Transport {
     return this.#closed
   }
 
-  #onFrame(frame: Uint8Array): void {
+  #onFrame(buf: Uint8Array, start: number, end: number): void {
     this.#heard = true
     if (this.#state === 'open') {
-      const kind = peekKind(frame)
+      const kind = peekKind(buf, start, end)
       if (kind === Kind.Ping) this.#link.send(PONG_FRAME)
       else if (kind === Kind.Pong) return
-      else if (kind === Kind.Bye || kind === Kind.Hello || kind === Kind.Auth) this.#onControl(frame)
-      else this.#deliver(frame)
+      else if (kind === Kind.Bye || kind === Kind.Hello || kind === Kind.Auth) this.#onControl(buf, start, end)
+      else this.#deliver(buf, start, end)
       return
     }
-    if (this.#state === 'hello' || this.#state === 'auth') this.#onHandshake(frame)
+    if (this.#state === 'hello' || this.#state === 'auth') this.#onHandshake(buf, start, end)
     // closing: frames still in flight are dropped
   }
 
-  #deliver(frame: Uint8Array): void {
+  #deliver(buf: Uint8Array, start: number, end: number): void {
     try {
-      ;(this.#sink as FrameSink).frame(frame)
+      ;(this.#sink as FrameSink).frame(buf, start, end)
     } catch (caught) {
       // a sink must not throw; if one does, this connection ends rather than the process
       debug('frame handler threw: %s', asError(caught).stack)
@@ -129,10 +129,10 @@ export class Connection implements Transport {
     }
   }
 
-  #onControl(frame: Uint8Array): void {
+  #onControl(buf: Uint8Array, start: number, end: number): void {
     let env: Envelope
     try {
-      env = readEnvelope(frame)
+      env = readEnvelope(buf, start, end)
     } catch (caught) {
       void this.close(caught as TroupeError)
       return
@@ -145,10 +145,10 @@ export class Connection implements Transport {
     void this.close(new TroupeError('EPROTO', 'handshake frame after the handshake'))
   }
 
-  #onHandshake(frame: Uint8Array): void {
+  #onHandshake(buf: Uint8Array, start: number, end: number): void {
     let env: Envelope
     try {
-      env = readEnvelope(frame)
+      env = readEnvelope(buf, start, end)
     } catch (caught) {
       void this.close(caught as TroupeError)
       return

@@ -6,7 +6,8 @@
 import type { TroupeError } from '../lib/errors.js'
 
 export interface LinkEvents {
-  frame(frame: Uint8Array): void
+  /** One frame: bytes [start, end) of `buf`, a read buffer (copy what you keep). */
+  frame(buf: Uint8Array, start: number, end: number): void
   drain(): void
   /** The channel is gone; `err` when it failed (an oversize frame, a socket error). */
   closed(err: TroupeError | undefined): void
@@ -18,8 +19,11 @@ export interface Link {
   events: LinkEvents
   /** Largest incoming frame; raised by the connection once the peer is authenticated. */
   maxFrameBytes: number
-  /** Queues a frame; false once past the high-water mark. */
-  send(frame: Uint8Array): boolean
+  /**
+   * Queues the frame in bytes [start, end) of `buf` (default: all of it), which must not change
+   * afterwards; false once past the high-water mark.
+   */
+  send(buf: Uint8Array, start?: number, end?: number): boolean
   /** Flushes what is queued, then ends the channel; `events.closed` follows. */
   end(): void
   /** Ends the channel at once, dropping what is queued; `events.closed` follows. */

@@ -37,11 +37,12 @@ export class MemoryLink implements Link {
     return [dialer, listener]
   }
 
-  send(frame: Uint8Array): boolean {
+  send(buf: Uint8Array, start = 0, end = buf.length): boolean {
     const peer = this.#peer
     if (peer === undefined || this.#ending) return false
-    peer.#inbox.push(frame)
-    peer.#inboxBytes += frame.length
+    // the bytes stay put (Link.send), so a view of them can wait for the next turn
+    peer.#inbox.push(start === 0 && end === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, end - start))
+    peer.#inboxBytes += end - start
     peer.#schedule()
     if (peer.#inboxBytes < HIGH_WATER_BYTES) return true
     peer.#senderCongested = true
@@ -67,7 +68,7 @@ export class MemoryLink implements Link {
         this.#fail(new TroupeError('EFRAME', `incoming frame of ${frame.length} bytes exceeds maxFrame (${this.maxFrameBytes})`))
         return
       }
-      this.events.frame(frame)
+      this.events.frame(frame, 0, frame.length)
     }
     if (this.#senderCongested) {
       this.#senderCongested = false

@@ -24,7 +24,7 @@ export class StreamLink implements Link {
   constructor(socket: Socket, remoteAddress: string) {
     this.#socket = socket
     this.remoteAddress = remoteAddress
-    this.#reader = new FrameReader(Number.MAX_SAFE_INTEGER, (frame) => this.events.frame(frame))
+    this.#reader = new FrameReader(Number.MAX_SAFE_INTEGER, (buf, start, end) => this.events.frame(buf, start, end))
     this.#writer = new FrameWriter(socket, HIGH_WATER_BYTES)
     socket.setNoDelay?.(true)
     socket.on('drain', () => {
@@ -74,9 +74,9 @@ export class StreamLink implements Link {
     }
   }
 
-  send(frame: Uint8Array): boolean {
+  send(buf: Uint8Array, start = 0, end = buf.length): boolean {
     if (this.#socket.destroyed || !this.#socket.writable) return false
-    const below = this.#writer.push(frame)
+    const below = this.#writer.push(buf, start, end)
     if (!below) this.#congested = true
     return below
   }

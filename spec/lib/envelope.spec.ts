@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { decode as cborxDecode, encode as cborxEncode } from 'cbor-x'
 import * as assert from 'uvu/assert'
-import { decodeValue, encodeValue } from '../../lib/codec.js'
-import { EnvelopeError, Kind, encodeEnvelope, peekKind, readEnvelope, type Envelope } from '../../lib/envelope.js'
+import { decodeValue, encodeTransient, encodeValue } from '../../lib/codec.js'
+import { EnvelopeError, Kind, encodeAsk, encodeEnvelope, encodeReply, encodeTell, peekKind, readEnvelope, type Envelope } from '../../lib/envelope.js'
 import { TroupeError } from '../../lib/errors.js'
 import { suite } from '../harness.js'
 
@@ -58,6 +58,25 @@ t.test('envelopes are plain CBOR arrays any decoder reads, and we read what cbor
   const env = readEnvelope(foreign)
   assert.is(env.k, Kind.Reply)
   assert.is((env as { id: number }).id, 9)
+})
+
+t.test('asks, tells and replies encoded from parts are the same bytes, read back from any range', () => {
+  const message = { hello: ['world', 1] }
+  const big = new Uint8Array(70_000).fill(3)
+  const cases: [() => { buf: Uint8Array; start: number; end: number }, Envelope][] = [
+    [() => encodeAsk(2 ** 40, 'counter', encodeTransient(message)), { k: Kind.Ask, id: 2 ** 40, to: 'counter', body }],
+    [() => encodeTell('x'.repeat(300), encodeTransient(big)), { k: Kind.Tell, to: 'x'.repeat(300), body: encodeValue(big) }],
+    [() => encodeReply(65_536, encodeTransient(undefined)), { k: Kind.Reply, id: 65_536, body: encodeValue(undefined) }],
+  ]
+  for (const [encode, env] of cases) {
+    const { buf, start, end } = encode()
+    const bytes = buf.slice(start, end)
+    assert.equal(bytes, encodeEnvelope(env).slice(), `kind ${env.k}`)
+    const padded = new Uint8Array(bytes.length + 10)
+    padded.set(bytes, 7)
+    assert.is(peekKind(padded, 7, 7 + bytes.length), env.k)
+    assert.equal(plain(readEnvelope(padded, 7, 7 + bytes.length)), plain(env), `kind ${env.k} from a range`)
+  }
 })
 
 t.test('views handed out are never overwritten by later encodes', () => {
@@ -116,6 +135,7 @@ t.test('peekKind reads the kind without decoding, and -1 for what is not an enve
   assert.is(peekKind(encodeEnvelope({ k: Kind.Ping })), Kind.Ping)
   assert.is(peekKind(Uint8Array.of(0x01)), -1)
   assert.is(peekKind(new Uint8Array(0)), -1)
+  assert.is(peekKind(Uint8Array.of(0x81, 0x02, 0x81, 0x03), 2, 3), -1, 'the range ends after the array head')
 })
 
 t.test('10 000 random byte strings: decoding only ever fails with EPROTO', () => {
