@@ -293,7 +293,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const runTimeoutMs = durationOption('runTimeout', o.runTimeout)
     const assignTimeoutMs = durationOption('assignTimeout', o.assignTimeout)
     const body = encodeValue(input)
-    this.#link.peer?.checkPayload(body)
+    this.#link.peer?.checkPayload({ buf: body, start: 0, end: body.length })
     return new Promise((resolve, reject) => {
       const id = this.#nextId++
       const call: Call = {

@@ -30,8 +30,8 @@ const executor = new TaskExecutor(
 )
 
 const sink: FrameSink = {
-  frame(frame) {
-    const env = readEnvelope(frame)
+  frame(buf, start, end) {
+    const env = readEnvelope(buf, start, end)
     if (env.k === Kind.Assign) executor.start(env)
     else if (env.k === Kind.Revoke) executor.abort(env.id, new TroupeError('EABORT', 'the pool stopped this run'))
   },

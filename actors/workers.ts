@@ -156,8 +156,8 @@ export class ChildWorker implements Worker, FrameSink {
 
   // ---- FrameSink: what the child reports ------------------------------------------------------
 
-  frame(frame: Uint8Array): void {
-    const env = readEnvelope(frame)
+  frame(buf: Uint8Array, start: number, end: number): void {
+    const env = readEnvelope(buf, start, end)
     if (env.k === Kind.Done) this.#events.done(env.id, env.body, env.ms)
     else if (env.k === Kind.Failed) this.#events.failed(env.id, env.err as WireError)
     else if (env.k === Kind.Progress) this.#events.progress(env.id, env.value)

@@ -44,15 +44,15 @@ export class PortLink implements Link {
         this.#close()
         return
       }
-      this.events.frame(frame)
+      this.events.frame(frame, 0, frame.length)
       if (this.#closed) return
     }
   }
 
-  send(frame: Uint8Array): boolean {
+  send(buf: Uint8Array, start = 0, end = buf.length): boolean {
     if (this.#closed) return false
-    // copied: the frame is a view into a shared slab, and posting it whole would copy the slab
-    this.#queued.push(frame.slice())
+    // copied: the frame is a range of a shared slab, and posting it whole would copy the slab
+    this.#queued.push(buf.slice(start, end))
     if (this.#queued.length === 1) queueMicrotask(this.#flush)
     return true
   }
