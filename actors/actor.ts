@@ -85,9 +85,11 @@ export class Actor {
   #scheduled = false
   #running = false
   #stopped = false
+  readonly #overlap: boolean
 
-  constructor(name: string, handler: Handler, capacity: number, state: object, onUnhandled: OnUnhandled) {
+  constructor(name: string, handler: Handler, capacity: number, state: object, onUnhandled: OnUnhandled, overlap = false) {
     this.name = name
+    this.#overlap = overlap
     this.#handler = handler
     this.#capacity = capacity
     this.#onUnhandled = onUnhandled
@@ -129,6 +131,10 @@ export class Actor {
         result = this.#handler(letter.message, this.#context)
       } catch (err) {
         this.#failed(letter, err)
+        continue
+      }
+      if (isThenable(result) && this.#overlap) {
+        result.then((value) => letter.resolve(value), (err: unknown) => this.#failed(letter, err ?? new Error('rejected with ' + String(err))))
         continue
       }
       if (isThenable(result)) {

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../lib/clock.js'
 import type { Envelope } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { newNodeId } from '../lib/ids.js'
-import { integerOption, optionsObject, stringOption } from '../lib/options.js'
+import { booleanOption, integerOption, optionsObject, stringOption } from '../lib/options.js'
 import { PendingAsks } from '../lib/pending.js'
 import { dial, listen, type Listener } from '../transports/index.js'
 import { Actor, Letter, type Answer, type Handler } from './actor.js'
@@ -35,6 +35,13 @@ export interface SpawnOptions<S extends object> {
   mailbox?: { capacity?: number | undefined } | undefined
   /** The actor's initial private state (default `{}`). */
   state?: S | undefined
+  /**
+   * When a handler returns a promise, take the next message at once instead of waiting for it
+   * (default false). Answers then go out in the order promises settle. For actors that only
+   * coordinate and keep no state across an await, like the grid's control actors. Read
+   * `ctx.from` and `ctx.signal` before the first await: they belong to the message of the moment.
+   */
+  overlap?: boolean | undefined
 }
 
 /** Events of an `ActorSystem`. */
@@ -116,7 +123,8 @@ export class ActorSystem extends EventEmitter<ActorSystemEvents> implements Peer
     if (this.#actors.has(name)) throw new TroupeError('ECONFIG', `an actor named "${name}" already exists`)
     const o = optionsObject('options', options)
     const capacity = integerOption('mailbox.capacity', optionsObject('mailbox', o.mailbox).capacity, this.#mailboxCapacity, 1)
-    const actor = new Actor(name, handler as Handler, capacity, o.state ?? {}, this.#unhandled)
+    const overlap = booleanOption('overlap', o.overlap, false)
+    const actor = new Actor(name, handler as Handler, capacity, o.state ?? {}, this.#unhandled, overlap)
     this.#actors.set(name, actor)
     return new LocalRef(actor, this.#localAsks)
   }

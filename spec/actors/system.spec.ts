@@ -41,6 +41,23 @@ t.test('one message at a time, in arrival order, even when the handler is async'
   assert.equal(log, ['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2'])
 })
 
+t.test('overlap: an async handler does not hold the mailbox; each answer goes to its own asker', async () => {
+  const s = system()
+  const gate = deferred<void>()
+  const actor = s.spawn('coordinator', async (msg: string) => {
+    if (msg === 'slow') await gate.promise
+    if (msg === 'bad') throw new RangeError('bad')
+    return msg
+  }, { overlap: true })
+  const slow = actor.ask('slow')
+  const bad = rejectsWith(actor.ask('bad'), 'ETASK')
+  assert.is(await actor.ask('fast'), 'fast') // answered while 'slow' still waits
+  await bad
+  gate.resolve()
+  assert.is(await slow, 'slow')
+  assert.throws(() => s.spawn('x', () => 1, { overlap: 'yes' as never }), (err: TroupeError) => err.code === 'ECONFIG')
+})
+
 t.test('local asks pass the message by reference', async () => {
   const s = system()
   const message = { items: [1] }
