@@ -10,16 +10,18 @@ import { setMaxListeners } from 'node:events'
 import type { Timer } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
 import { Kind, fromWireError, type Envelope } from '../lib/envelope.js'
-import { TroupeError, configError } from '../lib/errors.js'
+import { TroupeError, configError, isErrorCode } from '../lib/errors.js'
 import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
-import { MANAGER_ACTOR, hostNodeActor, type SysMsgTarget } from './control.js'
+import type { WireOutcome } from './broadcasts.js'
+import { MANAGER_ACTOR, hostNodeActor, type ManagerRequest, type SysMsgTarget } from './control.js'
+import type { Everyone, Job, JobClass, Outcome, ReportLine } from './job.js'
 import type { ManagerStats } from './manager.js'
 import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { Reconnector, type ReconnectOption } from './reconnector.js'
 import { ActorSystem } from './system.js'
-import { EVAL_TASK, type TaskContext } from './tasks.js'
+import { EVAL_TASK, JOB_METHOD_SEPARATOR, JOB_REPORTS_SUFFIX, type TaskContext } from './tasks.js'
 
 /** Options of one call (API.md §4). */
 export interface RunOptions {
@@ -46,6 +48,32 @@ export interface EachOptions extends RunOptions {
 
 /** One outcome of `each()`, in the order tasks finish. */
 export type EachResult<R> = { index: number; ok: true; value: R } | { index: number; ok: false; error: TroupeError }
+
+/** Options of `broadcast()` and of each broadcast of a job. */
+export interface BroadcastOptions {
+  /** Bound on each broadcast in ms: a pool that has not answered gets an `ETO` outcome (default 30 000). */
+  timeout?: number | undefined
+  /** Fewest pools to broadcast to, else `EATO` (default 1). */
+  min?: number | undefined
+  /** Aborting it rejects with `EABORT`. */
+  signal?: AbortSignal | undefined
+}
+
+/** Options of `job()`. */
+export interface JobOptions extends BroadcastOptions {
+  /** Wait until this many pools are connected before `run` (D::P `n_workers`; default 0), within `timeout`. */
+  workers?: number | undefined
+}
+
+/** What `client.job(J).run()` resolves with. */
+export interface JobResult<V> {
+  /** What `run(all)` returned. */
+  value: V
+  /** Every broadcast's outcomes, in call order. */
+  outcomes: Outcome<unknown>[][]
+  /** Every pool's `this.report()` lines, sorted by time. */
+  reports: { worker: string; time: number; message: string }[]
+}
 
 /** Options of `Client.connect()`. */
 export interface ClientOptions extends NetworkOptions {
@@ -94,6 +122,7 @@ interface Call {
   sent: boolean
 }
 
+const DEFAULT_BROADCAST_TIMEOUT_MS = 30_000
 const DEFAULT_RETRY_ATTEMPTS = 10
 const DEFAULT_RETRY_DELAY_MS = 100
 const DEFAULT_EACH_CONCURRENCY = 1024
@@ -267,6 +296,52 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.#control({ op: 'sysmsg', to: options.to, msg }) as Promise<string[]>
   }
 
+  /**
+   * Runs the task `name` (it must start with `__`) once on every connected pool and resolves
+   * with one outcome per pool; one pool's failure is its outcome, never a rejection.
+   * @throws TroupeError `EATO` (fewer than `min` pools), `EABORT`, `ECLOSED`, `ECONFIG`
+   */
+  broadcast<R = unknown>(name: string, input?: unknown, options?: BroadcastOptions): Promise<Outcome<R>[]> {
+    if (typeof name !== 'string' || !name.startsWith('__')) return Promise.reject(configError('name', 'a task name starting with __', name))
+    return this.#broadcast(name, input, options) as Promise<Outcome<R>[]>
+  }
+
+  /**
+   * A broadcast job: `run()` waits for `workers` pools, runs `J`'s `run(all)` here with `all`
+   * broadcasting each `__method` call, then gathers every pool's reports.
+   * @example
+   * const { value, reports } = await client.job(Survey, { workers: 3 }).run()
+   */
+  job<J extends Job>(Class: JobClass<J>, options: JobOptions = {}): { run(): Promise<JobResult<Awaited<ReturnType<J['run']>>>> } {
+    if (typeof Class !== 'function' || typeof Class.prototype?.run !== 'function') throw configError('job', 'a Job subclass with a run(all) method', Class)
+    const o = optionsObject('options', options)
+    const workers = integerOption('workers', o.workers, 0, 0)
+    const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
+    return {
+      run: async () => {
+        if (workers > 0) await this.#control({ op: 'awaitPools', count: workers, timeoutMs }, o.signal)
+        const outcomes: Outcome<unknown>[][] = []
+        const all = new Proxy({}, {
+          get: (_, method) => {
+            if (typeof method !== 'string' || !method.startsWith('__')) return undefined
+            return async (...args: unknown[]) => {
+              const gathered = await this.#broadcast(`${Class.name}${JOB_METHOD_SEPARATOR}${method}`, args, o)
+              outcomes.push(gathered)
+              return gathered
+            }
+          },
+        }) as Everyone<J>
+        const job = new (Class as unknown as new () => J)()
+        const run = job.run as unknown as (all: Everyone<J>) => unknown
+        const value = (await run.call(job, all)) as Awaited<ReturnType<J['run']>>
+        const collected = await this.#broadcast(`${Class.name}${JOB_REPORTS_SUFFIX}`, null, { ...o, min: 0 })
+        const reports = collected.flatMap((c) => (c.ok ? (c.value as ReportLine[]).map((line) => ({ worker: c.worker, ...line })) : []))
+        reports.sort((a, b) => a.time - b.time)
+        return { value, outcomes, reports }
+      },
+    }
+  }
+
   /** Closes the connection; calls still open reject with `ECLOSED`. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -422,9 +497,33 @@ export class Client extends EventEmitter<ClientEvents> {
     })
   }
 
-  async #control(request: unknown): Promise<unknown> {
+  async #broadcast(name: string, input: unknown, options: BroadcastOptions | undefined): Promise<Outcome<unknown>[]> {
+    const o = optionsObject('options', options ?? {})
+    const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
+    const min = integerOption('min', o.min, 1, 0)
+    const signal = signalOption('signal', o.signal)
+    const body = encodeValue(input)
+    const wire = (await this.#control({ op: 'broadcast', name, body, timeoutMs, min }, signal)) as WireOutcome[]
+    return wire.map((w): Outcome<unknown> => {
+      if (!w.ok) return { worker: w.worker, ok: false, error: fromWireError(w.err) }
+      try {
+        return { worker: w.worker, ok: true, value: decodeValue(w.body), ms: w.ms }
+      } catch (err) {
+        return { worker: w.worker, ok: false, error: err as TroupeError }
+      }
+    })
+  }
+
+  /** Asks the manager's control actor; a refusal it throws keeps its own code (`EATO`, ...). */
+  async #control(request: ManagerRequest, signal?: AbortSignal): Promise<unknown> {
     const peer = this.#link.peer
     if (peer === undefined) throw new TroupeError('ECLOSED', 'not connected to the manager')
-    return peer.ref(MANAGER_ACTOR).ask(request)
+    try {
+      return await peer.ref(MANAGER_ACTOR).ask(request, { signal })
+    } catch (err) {
+      const e = err as TroupeError
+      if (e.code === 'ETASK' && isErrorCode(e.remoteCode)) throw new TroupeError(e.remoteCode, e.message, { cause: e })
+      throw e
+    }
   }
 }

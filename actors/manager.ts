@@ -8,11 +8,12 @@ import { debuglog } from 'node:util'
 import { Kind, toWireError, type Envelope, type WireError } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
+import { Broadcasts, type CastTarget } from './broadcasts.js'
 import { MANAGER_ACTOR, NODE_ACTOR, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher, type ClientHandle, type Execution, type PoolHandle } from './dispatcher.js'
 import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
-import type { PoolAssignment } from './pool-core.js'
+import type { PoolAssignment, PoolCast } from './pool-core.js'
 import { slotRanges, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
 import { ActorSystem } from './system.js'
 
@@ -90,6 +91,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
   readonly #dispatcher: Dispatcher
   readonly #links = new Map<Peer, PeerLinks>()
   readonly #peersById = new Map<string, Peer>()
+  readonly #broadcasts: Broadcasts
+  // every pool a broadcast reaches, in the order they joined
+  readonly #castTargets = new Map<string, CastTarget>()
+  readonly #poolWaiters = new Set<() => void>()
   #addresses: string[] = []
   #closing: Promise<void> | undefined
   #idle: (() => void) | undefined
@@ -98,6 +103,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     super()
     this.#system = system
     this.#dispatcher = dispatcher(this)
+    this.#broadcasts = new Broadcasts(system.clock)
   }
 
   /**
@@ -125,7 +131,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
       peerOpened: (peer) => manager.#peersById.set(peer.id, peer),
       peerClosed: (peer) => manager.#peerClosed(peer),
     })
-    system.spawn(MANAGER_ACTOR, (request: ManagerRequest, ctx) => manager.#control(request, ctx.from))
+    // overlap: a broadcast or a system message waits on pools, and must not hold up a pool's join
+    system.spawn(MANAGER_ACTOR, (request: ManagerRequest, ctx) => manager.#control(request, ctx.from, ctx.signal), { overlap: true })
     try {
       for (const url of urls) manager.#addresses.push(await system.listen(url, o))
     } catch (err) {
@@ -157,12 +164,15 @@ export class Manager extends EventEmitter<ManagerEvents> {
    */
   attachLocalPool(pool: LocalPool, capacity: number, ranges: SlotRanges, allowEval: boolean): LocalPoolReports {
     const d = this.#dispatcher
-    const handle: PoolHandle = {
+    const handle: PoolHandle & CastTarget = {
       id: this.id,
       assign: (id, run) => pool.assign({ id, name: run.name, body: run.body, attempt: run.attempts, runTimeoutMs: run.runTimeoutMs }),
       revoke: (id) => pool.revoke(id),
+      cast: (id, name, body, timeoutMs) => pool.cast({ id, name, body, timeoutMs }),
+      release: (id, name) => pool.release(id, name),
     }
     d.poolJoined(handle, capacity, ranges, allowEval)
+    this.#castTargetJoined(handle)
     const after = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A): void => {
       fn(...args)
       this.#checkIdle()
@@ -172,6 +182,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
       failed: after((id: number, err: WireError) => d.failed(handle, id, err)),
       progress: (id, value) => d.progress(handle, id, value),
       state: after((capacity: number, draining: boolean) => d.poolState(handle, capacity, draining)),
+      castDone: (id, body, ms) => this.#broadcasts.done(handle, id, body, ms),
+      castFailed: (id, err) => this.#broadcasts.failed(handle, id, err),
+      barrier: (id, name) => this.#broadcasts.barrier(handle, id, name),
     }
   }
 
@@ -262,6 +275,16 @@ export class Manager extends EventEmitter<ManagerEvents> {
         if (client !== undefined) d.withdraw(client, env.id)
         break
       }
+      case Kind.CastDone:
+      case Kind.CastFailed:
+      case Kind.Barrier: {
+        const pool = this.#links.get(peer)?.pool
+        if (pool === undefined) return false
+        if (env.k === Kind.CastDone) this.#broadcasts.done(pool, env.id, env.body, env.ms)
+        else if (env.k === Kind.CastFailed) this.#broadcasts.failed(pool, env.id, env.err)
+        else this.#broadcasts.barrier(pool, env.id, env.name)
+        return true
+      }
       case Kind.Done:
       case Kind.Failed:
       case Kind.Progress:
@@ -290,11 +313,42 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const links = this.#links.get(peer)
     this.#links.delete(peer)
     if (links?.client !== undefined) this.#dispatcher.clientGone(links.client)
-    if (links?.pool !== undefined) this.#dispatcher.poolGone(links.pool)
+    if (links?.pool !== undefined) {
+      this.#dispatcher.poolGone(links.pool)
+      this.#castTargets.delete(links.pool.id)
+      this.#broadcasts.targetGone(links.pool)
+    }
     this.#checkIdle()
   }
 
-  #control(request: ManagerRequest, from: string | undefined): unknown {
+  #castTargetJoined(target: CastTarget): void {
+    this.#castTargets.set(target.id, target)
+    for (const check of this.#poolWaiters) check()
+  }
+
+  /** Resolves once `count` pools are connected; `EATO` after `timeoutMs`. */
+  #awaitPools(count: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const clock = this.#system.clock
+      const end = (err: TroupeError | null): void => {
+        this.#poolWaiters.delete(check)
+        clock.clearTimer(timer)
+        signal?.removeEventListener('abort', abort)
+        if (err === null) resolve(this.#castTargets.size)
+        else reject(err)
+      }
+      const check = (): void => {
+        if (this.#castTargets.size >= count) end(null)
+      }
+      const abort = (): void => end(new TroupeError('EABORT', 'the caller gave up'))
+      const timer = clock.setTimer(timeoutMs, () => end(new TroupeError('EATO', `${this.#castTargets.size} of ${count} pools connected within ${timeoutMs} ms`)))
+      signal?.addEventListener('abort', abort, { once: true })
+      this.#poolWaiters.add(check)
+      check()
+    })
+  }
+
+  #control(request: ManagerRequest, from: string | undefined, signal: AbortSignal | undefined): unknown {
     switch (request?.op) {
       case 'join': {
         const peer = from === undefined ? undefined : this.#peersById.get(from)
@@ -304,6 +358,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
         const capacity = integerOption('capacity', request.capacity, 1, 0)
         links.pool = new PoolLink(peer, (pool, id, err) => this.#dispatcher.failed(pool, id, err))
         this.#dispatcher.poolJoined(links.pool, capacity, slotRanges(request.prioritySlots, capacity), request.allowEval === true)
+        this.#castTargetJoined(links.pool)
         const info = this.#dispatcher.pools.find((p) => p.id === peer.id)
         if (info !== undefined) this.emit('worker', info)
         return { manager: this.id }
@@ -312,6 +367,14 @@ export class Manager extends EventEmitter<ManagerEvents> {
         return this.stats()
       case 'sysmsg':
         return this.#deliverSysMsg(request.msg, request.to, from ?? this.id)
+      case 'broadcast': {
+        if (typeof request.name !== 'string' || !(request.body instanceof Uint8Array)) throw new TroupeError('ECONFIG', 'a broadcast needs a name and an encoded body')
+        const timeoutMs = integerOption('timeout', request.timeoutMs, 30_000, 1)
+        const min = integerOption('min', request.min, 1, 0)
+        return this.#broadcasts.start([...this.#castTargets.values()], request.name, request.body, timeoutMs, min, signal)
+      }
+      case 'awaitPools':
+        return this.#awaitPools(integerOption('workers', request.count, 1, 0), integerOption('timeout', request.timeoutMs, 30_000, 1), signal)
       default:
         throw new TroupeError('ECONFIG', `unknown manager request ${JSON.stringify((request as { op?: unknown })?.op)}`)
     }
@@ -338,6 +401,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
 export interface LocalPool {
   assign(a: PoolAssignment): void
   revoke(id: number): void
+  cast(c: PoolCast): void
+  release(id: number, name: string): void
 }
 
 /** Where a local pool reports. */
@@ -346,6 +411,9 @@ export interface LocalPoolReports {
   failed(id: number, err: WireError): void
   progress(id: number, value: number): void
   state(capacity: number, draining: boolean): void
+  castDone(id: number, body: Uint8Array, ms: number): void
+  castFailed(id: number, err: WireError): void
+  barrier(id: number, name: string): void
 }
 
 /** Bound on each recipient's acknowledgement of a system message. */
@@ -385,8 +453,8 @@ class ClientLink implements ClientHandle {
   }
 }
 
-/** A joined pool, as the dispatcher reaches it. */
-class PoolLink implements PoolHandle {
+/** A joined pool, as the dispatcher and broadcasts reach it. */
+class PoolLink implements PoolHandle, CastTarget {
   readonly #peer: Peer
   readonly #failed: (pool: PoolLink, id: number, err: WireError) => void
 
@@ -411,5 +479,13 @@ class PoolLink implements PoolHandle {
 
   revoke(id: number): void {
     this.#peer.send({ k: Kind.Revoke, id })
+  }
+
+  cast(id: number, name: string, body: Uint8Array, timeoutMs: number): void {
+    this.#peer.send({ k: Kind.Cast, id, name, body, timeoutMs })
+  }
+
+  release(id: number, name: string): void {
+    this.#peer.send({ k: Kind.Release, id, name })
   }
 }

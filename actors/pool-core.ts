@@ -17,6 +17,19 @@ export interface PoolUpstream {
   progress(id: number, value: number): void
   /** The number of tasks the pool can take now changed (a worker died or came back). */
   capacity(capacity: number): void
+  /** How a broadcast subtask (`cast`) ended. */
+  castDone(id: number, body: Uint8Array, ms: number): void
+  castFailed(id: number, err: WireError): void
+  /** Cast `id` waits at barrier `name`. */
+  barrier(id: number, name: string): void
+}
+
+/** A broadcast subtask from upstream: it runs at once, outside the capacity. */
+export interface PoolCast {
+  id: number
+  name: string
+  body: Uint8Array
+  timeoutMs: number
 }
 
 /** An assignment from upstream. */
@@ -53,6 +66,8 @@ interface Run {
   readonly upstreamId: number
   readonly localId: number
   readonly slot: Slot
+  /** A broadcast subtask: reported with castDone/castFailed, ids in upstream's cast space. */
+  readonly cast: boolean
   runTimer: Timer | undefined
   killTimer: Timer | undefined
   /** ETO was reported upstream; whatever the run says later is dropped. */
@@ -69,6 +84,7 @@ export class PoolCore {
   readonly #perWorker: number
   readonly #runs = new Map<number, Run>() // by local id
   readonly #byUpstream = new Map<number, Run>()
+  readonly #castsByUpstream = new Map<number, Run>()
   #nextLocal = 1
   #reportedCapacity: number
   #whenIdle: (() => void)[] = []
@@ -116,12 +132,40 @@ export class PoolCore {
       queueMicrotask(() => this.#upstream.failed(a.id, { code: 'EWORKERLOST', message: 'no worker of this pool is running' }))
       return
     }
-    const run: Run = { upstreamId: a.id, localId: this.#nextLocal++, slot, runTimer: undefined, killTimer: undefined, timedOut: false }
+    this.#start(slot, a.id, false, a.name, a.body, a.attempt, a.runTimeoutMs)
+  }
+
+  /**
+   * Runs a broadcast subtask now, whatever the load: a job's `Class.__method` always on the
+   * same worker (its home, where the job's one instance lives), a plain `__task` on the least busy.
+   */
+  cast(c: PoolCast): void {
+    const dot = c.name.indexOf('.')
+    const slot = dot > 0 ? this.#slots[homeIndex(c.name.slice(0, dot), this.#slots.length)] : this.#leastBusy()
+    if (slot?.worker === undefined || this.#closed) {
+      queueMicrotask(() => this.#upstream.castFailed(c.id, { code: 'EWORKERLOST', message: 'the worker that runs it is not running' }))
+      return
+    }
+    this.#start(slot, c.id, true, c.name, c.body, 1, c.timeoutMs)
+  }
+
+  /** Lets cast `id` past barrier `name`. */
+  release(id: number, name: string): void {
+    const run = this.#castsByUpstream.get(id)
+    if (run !== undefined) run.slot.worker?.release(run.localId, name)
+  }
+
+  #start(slot: Slot, upstreamId: number, cast: boolean, name: string, body: Uint8Array, attempt: number, runTimeoutMs: number | undefined): void {
+    const run: Run = { upstreamId, localId: this.#nextLocal++, slot, cast, runTimer: undefined, killTimer: undefined, timedOut: false }
     this.#runs.set(run.localId, run)
-    this.#byUpstream.set(a.id, run)
+    this.#upstreamIds(run).set(upstreamId, run)
     slot.running++
-    if (a.runTimeoutMs !== undefined) run.runTimer = this.#o.clock.setTimer(a.runTimeoutMs, () => this.#timedOut(run, a.runTimeoutMs as number))
-    ;(slot.worker as Worker).start({ id: run.localId, name: a.name, body: a.body, attempt: a.attempt })
+    if (runTimeoutMs !== undefined) run.runTimer = this.#o.clock.setTimer(runTimeoutMs, () => this.#timedOut(run, runTimeoutMs))
+    ;(slot.worker as Worker).start({ id: run.localId, name, body, attempt })
+  }
+
+  #upstreamIds(run: Run): Map<number, Run> {
+    return run.cast ? this.#castsByUpstream : this.#byUpstream
   }
 
   /** Upstream gave up on `id` (its callers are gone): abort it; how it ends is still reported. */
@@ -132,11 +176,13 @@ export class PoolCore {
 
   /** Aborts every run and forgets them upstream (the manager connection is gone). */
   abandonAll(reason: TroupeError): void {
-    for (const run of this.#byUpstream.values()) {
-      run.timedOut = true // nothing more goes upstream for it
-      run.slot.worker?.abort(run.localId, reason)
+    for (const byId of [this.#byUpstream, this.#castsByUpstream]) {
+      for (const run of byId.values()) {
+        run.timedOut = true // nothing more goes upstream for it
+        run.slot.worker?.abort(run.localId, reason)
+      }
+      byId.clear()
     }
-    this.#byUpstream.clear()
   }
 
   /** Resolves once nothing runs. */
@@ -169,10 +215,10 @@ export class PoolCore {
   #timedOut(run: Run, ms: number): void {
     run.runTimer = undefined
     run.timedOut = true
-    this.#byUpstream.delete(run.upstreamId)
-    const err = new TroupeError('ETO', `the task ran longer than its runTimeout of ${ms} ms`)
+    this.#upstreamIds(run).delete(run.upstreamId)
+    const err = new TroupeError('ETO', `the ${run.cast ? 'subtask' : 'task'} ran longer than its ${run.cast ? 'broadcast timeout' : 'runTimeout'} of ${ms} ms`)
     run.slot.worker?.abort(run.localId, err)
-    this.#upstream.failed(run.upstreamId, { code: 'ETO', message: err.message })
+    this.#failedUpstream(run, { code: 'ETO', message: err.message })
     // a task that ignores its signal is stopped the hard way (a no-op for inline workers)
     run.killTimer = this.#o.clock.setTimer(this.#o.taskTimeoutKillMs, () => {
       run.killTimer = undefined
@@ -190,7 +236,7 @@ export class PoolCore {
     this.#o.clock.clearTimer(run.runTimer)
     this.#o.clock.clearTimer(run.killTimer)
     if (run.timedOut) this.#capacityChanged()
-    else this.#byUpstream.delete(run.upstreamId)
+    else this.#upstreamIds(run).delete(run.upstreamId)
     if (this.#runs.size === 0) for (const resolve of this.#whenIdle.splice(0)) resolve()
     return run.timedOut ? undefined : run
   }
@@ -199,15 +245,24 @@ export class PoolCore {
     return {
       done: (id, body, ms) => {
         const run = this.#end(id)
-        if (run !== undefined) this.#upstream.done(run.upstreamId, body, ms)
+        if (run === undefined) return
+        if (run.cast) this.#upstream.castDone(run.upstreamId, body, ms)
+        else this.#upstream.done(run.upstreamId, body, ms)
       },
       failed: (id, err) => {
         const run = this.#end(id)
-        if (run !== undefined) this.#upstream.failed(run.upstreamId, err)
+        if (run !== undefined) this.#failedUpstream(run, err)
       },
       progress: (id, value) => {
         const run = this.#runs.get(id)
-        if (run !== undefined && !run.timedOut) this.#upstream.progress(run.upstreamId, value)
+        if (run !== undefined && !run.timedOut && !run.cast) this.#upstream.progress(run.upstreamId, value)
+      },
+      barrier: (id, name) => {
+        const run = this.#runs.get(id)
+        if (run === undefined || run.timedOut) return
+        // only a broadcast has other runs to wait for; a job method run as a plain task passes at once
+        if (run.cast) this.#upstream.barrier(run.upstreamId, name)
+        else slot.worker?.release(id, name)
       },
       exited: (why) => this.#exited(slot, why),
     }
@@ -224,7 +279,7 @@ export class PoolCore {
     for (const run of [...this.#runs.values()]) {
       if (run.slot !== slot) continue
       const lost = this.#end(run.localId)
-      if (lost !== undefined) this.#upstream.failed(lost.upstreamId, { code: 'EWORKERLOST', message: `the worker running it exited: ${why}` })
+      if (lost !== undefined) this.#failedUpstream(lost, { code: 'EWORKERLOST', message: `the worker running it exited: ${why}` })
     }
     if (this.#closed) return
     this.#capacityChanged()
@@ -244,10 +299,22 @@ export class PoolCore {
     }, true)
   }
 
+  #failedUpstream(run: Run, err: WireError): void {
+    if (run.cast) this.#upstream.castFailed(run.upstreamId, err)
+    else this.#upstream.failed(run.upstreamId, err)
+  }
+
   #capacityChanged(): void {
     const capacity = this.capacity
     if (capacity === this.#reportedCapacity) return
     this.#reportedCapacity = capacity
     this.#upstream.capacity(capacity)
   }
+}
+
+/** The worker a job lives on: the same for a class name as long as the pool has as many workers. */
+function homeIndex(className: string, workers: number): number {
+  let hash = 0
+  for (let i = 0; i < className.length; i++) hash = (hash * 31 + className.charCodeAt(i)) >>> 0
+  return hash % workers
 }

@@ -19,7 +19,7 @@ import { PoolCore, type PoolUpstream } from './pool-core.js'
 import { Reconnector, type ReconnectOption } from './reconnector.js'
 import { slotRanges } from './routing.js'
 import { ActorSystem } from './system.js'
-import { loadTasks, moduleUrl, type TaskMap, type TasksSource } from './tasks.js'
+import { loadTasks, moduleUrl, type TaskModule, type TasksSource } from './tasks.js'
 import { ChildWorker, InlineWorker, type ChildConfig, type Worker } from './workers.js'
 
 const debug = debuglog('troupe')
@@ -126,7 +126,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
 
     const pool = new WorkerPool(mode, workers)
-    const tasks: TaskMap | undefined = mode === 'inline' ? await loadTasks(source) : undefined
+    const tasks: TaskModule | undefined = mode === 'inline' ? await loadTasks(source) : undefined
     const childConfig = isModule ? { tasks: moduleUrl(source as URL | string), allowEval } : undefined
     pool.#core = await PoolCore.start({
       workers,
@@ -139,7 +139,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         else pool.emit('workerStart', index)
       },
       spawn: (_index, events): Promise<Worker> => {
-        if (mode === 'inline') return Promise.resolve(new InlineWorker(tasks as TaskMap, allowEval, events, systemClock))
+        if (mode === 'inline') return Promise.resolve(new InlineWorker(tasks as TaskModule, allowEval, events, systemClock))
         if (mode === 'thread') return ChildWorker.spawnThread(childConfig as ChildConfig, events, systemClock)
         return ChildWorker.spawnProcess(childConfig as ChildConfig, events, systemClock)
       },
@@ -226,6 +226,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         peer.send(env)
       } catch (err) {
         if (env.k === Kind.Done) peer.send({ k: Kind.Failed, id: env.id, err: toWireError(err as TroupeError) })
+        else if (env.k === Kind.CastDone) peer.send({ k: Kind.CastFailed, id: env.id, err: toWireError(err as TroupeError) })
       }
     }
     return {
@@ -233,6 +234,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       failed: (id, err) => (this.#reports !== undefined ? this.#reports.failed(id, err) : send({ k: Kind.Failed, id, err })),
       progress: (id, value) => (this.#reports !== undefined ? this.#reports.progress(id, value) : send({ k: Kind.Progress, id, value })),
       capacity: () => this.#sendState(),
+      castDone: (id, body, ms) => (this.#reports !== undefined ? this.#reports.castDone(id, body, ms) : send({ k: Kind.CastDone, id, body, ms })),
+      castFailed: (id, err) => (this.#reports !== undefined ? this.#reports.castFailed(id, err) : send({ k: Kind.CastFailed, id, err })),
+      barrier: (id, name) => (this.#reports !== undefined ? this.#reports.barrier(id, name) : send({ k: Kind.Barrier, id, name })),
     }
   }
 
@@ -274,6 +278,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       this.#core.assign({ id: env.id, name: env.name, body: env.body, attempt: env.attempt, runTimeoutMs: env.runTimeoutMs })
     } else if (env.k === Kind.Revoke) {
       this.#core.revoke(env.id)
+    } else if (env.k === Kind.Cast) {
+      this.#core.cast({ id: env.id, name: env.name, body: env.body, timeoutMs: env.timeoutMs })
+    } else if (env.k === Kind.Release) {
+      this.#core.release(env.id, env.name)
     } else {
       return false
     }

@@ -8,6 +8,7 @@ import type { Clock } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
 import { thrownToWire, toWireError, type WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
+import type { JobRun } from './job.js'
 import type { TaskContext, TaskRunner } from './tasks.js'
 
 /** Where outcomes go; always called on a later turn than `start()`. */
@@ -15,6 +16,8 @@ export interface RunReport {
   done(id: number, body: Uint8Array, ms: number): void
   failed(id: number, err: WireError): void
   progress(id: number, value: number): void
+  /** A job's subtask waits at barrier `name` until `release(id, name)`. */
+  barrier(id: number, name: string): void
 }
 
 /** One assignment, as a worker receives it. */
@@ -29,18 +32,20 @@ export interface Assignment {
  * A run's context. The signal is made on first use: an AbortController costs ~2 µs and most
  * tasks never look at it (bench `task.tcp.c256`: 507 ms of a 4.2 s pool profile).
  */
-class RunContext implements TaskContext {
+class RunContext implements TaskContext, JobRun {
   readonly id: number
   readonly attempt: number
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
-  #onProgress: ((value: number) => void) | undefined
+  #report: RunReport | undefined
+  // barriers this run waits at (a job's subtask), by name
+  #barriers: Map<string, { resolve(): void; reject(reason: unknown): void }> | undefined
 
-  constructor(id: number, attempt: number, onProgress: (value: number) => void) {
+  constructor(id: number, attempt: number, report: RunReport) {
     this.id = id
     this.attempt = attempt
-    this.#onProgress = onProgress
+    this.#report = report
   }
 
   get signal(): AbortSignal {
@@ -52,7 +57,23 @@ class RunContext implements TaskContext {
   }
 
   progress(value: number): void {
-    if (typeof value === 'number' && Number.isFinite(value)) this.#onProgress?.(value)
+    if (typeof value === 'number' && Number.isFinite(value)) this.#report?.progress(this.id, value)
+  }
+
+  barrier(name: string): Promise<void> {
+    if (this.#aborted) return Promise.reject(this.#abortReason)
+    if (this.#report === undefined) return Promise.reject(new TroupeError('ECONFIG', 'barrier() after the subtask ended'))
+    this.#barriers ??= new Map()
+    if (this.#barriers.has(name)) return Promise.reject(new TroupeError('ECONFIG', `already waiting at barrier "${name}"`))
+    const waiting = new Promise<void>((resolve, reject) => this.#barriers?.set(name, { resolve, reject }))
+    this.#report.barrier(this.id, name)
+    return waiting
+  }
+
+  release(name: string): void {
+    const waiter = this.#barriers?.get(name)
+    this.#barriers?.delete(name)
+    waiter?.resolve()
   }
 
   abort(reason: unknown): void {
@@ -60,11 +81,13 @@ class RunContext implements TaskContext {
     this.#aborted = true
     this.#abortReason = reason
     this.#controller?.abort(reason)
+    for (const waiter of this.#barriers?.values() ?? []) waiter.reject(reason)
+    this.#barriers?.clear()
   }
 
-  /** The run is over: later progress reports go nowhere. */
+  /** The run is over: later progress reports and barriers go nowhere. */
   end(): void {
-    this.#onProgress = undefined
+    this.#report = undefined
   }
 }
 
@@ -98,7 +121,7 @@ export class TaskExecutor {
       queueMicrotask(() => this.#report.failed(id, toWireError(prepared)))
       return
     }
-    const ctx = new RunContext(id, a.attempt, (value) => this.#report.progress(id, value))
+    const ctx = new RunContext(id, a.attempt, this.#report)
     this.#running.set(id, ctx)
     const startedAt = this.#clock.now()
     Promise.resolve()
@@ -124,6 +147,11 @@ export class TaskExecutor {
   /** Aborts run `id`'s signal; it still reports how it ended (the pool decides what to keep). */
   abort(id: number, reason: TroupeError): void {
     this.#running.get(id)?.abort(reason)
+  }
+
+  /** Lets run `id` past barrier `name`. */
+  release(id: number, name: string): void {
+    this.#running.get(id)?.release(name)
   }
 
   /** Aborts every run (the pool is closing or lost its manager). */

@@ -4,6 +4,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { TroupeError, configError } from '../lib/errors.js'
+import { isJobClass, jobRuns, takeReports, type Job, type JobRun } from './job.js'
 
 /** What a task receives besides its input. */
 export interface TaskContext {
@@ -33,6 +34,12 @@ export function defineTasks<T extends Record<string, (input: never, ctx: TaskCon
   return tasks
 }
 
+/** What a pool runs: its tasks by name, and its `Job` classes by class name. */
+export interface TaskModule {
+  tasks: TaskMap
+  jobs: Map<string, new () => Job>
+}
+
 /** Where a pool's tasks come from: a module (URL or path), or an object (inline pools only). */
 export type TasksSource = URL | string | TaskMap
 
@@ -43,11 +50,12 @@ export function moduleUrl(tasks: URL | string): string {
 }
 
 /**
- * Loads a task module: its default export's functions and its named function exports.
- * @throws TroupeError `ECONFIG` when it cannot be imported or exports no task.
+ * Loads a task module: its default export's functions and its named function exports as tasks,
+ * and every `Job` subclass among them as a job (named by its class name).
+ * @throws TroupeError `ECONFIG` when it cannot be imported or a task is not a function.
  */
-export async function loadTasks(source: TasksSource): Promise<TaskMap> {
-  if (typeof source === 'object' && !(source instanceof URL)) return checkedTasks(source, 'tasks')
+export async function loadTasks(source: TasksSource): Promise<TaskModule> {
+  if (typeof source === 'object' && !(source instanceof URL)) return splitJobs(source, 'tasks')
   const url = moduleUrl(source)
   let mod: Record<string, unknown>
   try {
@@ -59,9 +67,20 @@ export async function loadTasks(source: TasksSource): Promise<TaskMap> {
   const main = mod.default
   if (typeof main === 'object' && main !== null) Object.assign(tasks, main)
   for (const [name, value] of Object.entries(mod)) {
-    if (name !== 'default' && typeof value === 'function' && !isClass(value)) tasks[name] = value
+    if (name !== 'default' && typeof value === 'function' && (!isClass(value) || isJobClass(value))) tasks[name] = value
   }
-  return checkedTasks(tasks, url)
+  return splitJobs(tasks, url)
+}
+
+function splitJobs(entries: Record<string, unknown>, where: string): TaskModule {
+  if (typeof entries !== 'object' || entries === null) throw configError('tasks', 'a module URL, a path or an object of functions', entries)
+  const tasks: Record<string, unknown> = {}
+  const jobs = new Map<string, new () => Job>()
+  for (const [name, value] of Object.entries(entries)) {
+    if (isJobClass(value)) jobs.set(value.name, value)
+    else tasks[name] = value
+  }
+  return { tasks: checkedTasks(tasks, where), jobs }
 }
 
 function isClass(value: Function): boolean {
@@ -69,7 +88,6 @@ function isClass(value: Function): boolean {
 }
 
 function checkedTasks(tasks: Record<string, unknown>, where: string): TaskMap {
-  if (typeof tasks !== 'object' || tasks === null) throw configError('tasks', 'a module URL, a path or an object of functions', tasks)
   for (const [name, fn] of Object.entries(tasks)) {
     if (typeof fn !== 'function') throw new TroupeError('ECONFIG', `task "${name}" in ${where} is not a function`)
   }
@@ -88,14 +106,21 @@ export interface PreparedTask {
   input: unknown
 }
 
-/** Finds tasks by name in one task map, and compiles `eval` code where allowed. */
+/** Broadcasts name a job's subtask `Class.__method`, and its report collection `Class:reports`. */
+export const JOB_METHOD_SEPARATOR = '.'
+export const JOB_REPORTS_SUFFIX = ':reports'
+
+/** Finds tasks by name in one task map, runs job subtasks, and compiles `eval` code where allowed. */
 export class TaskRunner {
   readonly #tasks: TaskMap
+  readonly #jobs: Map<string, new () => Job>
+  readonly #instances = new Map<string, Job>()
   readonly #allowEval: boolean
   readonly #compiled = new Map<string, TaskFunction<unknown, unknown>>()
 
-  constructor(tasks: TaskMap, allowEval: boolean) {
-    this.#tasks = tasks
+  constructor(module: TaskModule, allowEval: boolean) {
+    this.#tasks = module.tasks
+    this.#jobs = module.jobs
     this.#allowEval = allowEval
   }
 
@@ -105,9 +130,37 @@ export class TaskRunner {
    */
   prepare(name: string, input: unknown): PreparedTask | TroupeError {
     if (name === EVAL_TASK) return this.#prepareEval(input)
+    const job = this.#jobs.size > 0 ? this.#prepareJob(name, input) : undefined
+    if (job !== undefined) return job
     const fn = Object.hasOwn(this.#tasks, name) ? this.#tasks[name] : undefined
     if (fn === undefined) return new TroupeError('ENOTASK', `no task named "${name}"`)
     return { fn: fn as TaskFunction<unknown, unknown>, input }
+  }
+
+  /** `Class.__method` with its argument list, or `Class:reports`, on this worker's one instance of the job. */
+  #prepareJob(name: string, input: unknown): PreparedTask | TroupeError | undefined {
+    const reports = name.endsWith(JOB_REPORTS_SUFFIX)
+    const dot = name.indexOf(JOB_METHOD_SEPARATOR)
+    if (!reports && dot < 0) return undefined
+    const className = reports ? name.slice(0, -JOB_REPORTS_SUFFIX.length) : name.slice(0, dot)
+    const method = reports ? '' : name.slice(dot + 1)
+    const Class = this.#jobs.get(className)
+    if (Class === undefined) return undefined // a plain task whose name has a dot
+    if (!reports && (!method.startsWith('__') || typeof (Class.prototype as Record<string, unknown>)[method] !== 'function')) {
+      return new TroupeError('ENOTASK', `job "${className}" has no subtask "${method}" (subtasks are methods named __something)`)
+    }
+    const instance = (): Job => {
+      let job = this.#instances.get(className)
+      if (job === undefined) this.#instances.set(className, (job = new Class()))
+      return job
+    }
+    if (reports) return { fn: () => takeReports(instance()), input }
+    const args = Array.isArray(input) ? input : [input]
+    const fn = (_: unknown, ctx: TaskContext): unknown => {
+      const job = instance()
+      return jobRuns().run(ctx as unknown as JobRun, () => (job as unknown as Record<string, (...a: unknown[]) => unknown>)[method]?.(...args))
+    }
+    return { fn, input }
   }
 
   #prepareEval(input: unknown): PreparedTask | TroupeError {

@@ -25,6 +25,7 @@ const executor = new TaskExecutor(
     done: (id, body, ms) => send({ k: Kind.Done, id, body, ms }),
     failed: (id, err) => send({ k: Kind.Failed, id, err }),
     progress: (id, value) => send({ k: Kind.Progress, id, value }),
+    barrier: (id, name) => send({ k: Kind.Barrier, id, name }),
   },
   systemClock,
 )
@@ -34,6 +35,7 @@ const sink: FrameSink = {
     const env = readEnvelope(buf, start, end)
     if (env.k === Kind.Assign) executor.start(env)
     else if (env.k === Kind.Revoke) executor.abort(env.id, new TroupeError('EABORT', 'the pool stopped this run'))
+    else if (env.k === Kind.Release) executor.release(env.id, env.name)
   },
   drain() {},
   closed() {

@@ -11,7 +11,7 @@ import { Kind, encodeEnvelope, readEnvelope, type Envelope, type WireError } fro
 import { TroupeError } from '../lib/errors.js'
 import { PortLink, openAccepted, spawnWithChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
 import { TaskExecutor, type Assignment, type RunReport } from './task-executor.js'
-import { TaskRunner, type TaskMap } from './tasks.js'
+import { TaskRunner, type TaskModule } from './tasks.js'
 
 /** What a worker tells its pool. `exited` comes once, after which nothing else does. */
 export interface WorkerEvents extends RunReport {
@@ -23,6 +23,8 @@ export interface Worker {
   start(a: Assignment): void
   /** Aborts a run's `ctx.signal`; the run still reports how it ended. */
   abort(id: number, reason: TroupeError): void
+  /** Lets run `id` past barrier `name` (every run of its broadcast reached it). */
+  release(id: number, name: string): void
   /** Stops at once (a task stuck past its timeout); `exited` follows. No-op inline. */
   kill(): void
   /** Stops after the runs in progress are over or aborted; `exited` follows. */
@@ -33,7 +35,7 @@ export interface Worker {
 export class InlineWorker implements Worker {
   readonly #executor: TaskExecutor
 
-  constructor(tasks: TaskMap, allowEval: boolean, events: WorkerEvents, clock: Clock) {
+  constructor(tasks: TaskModule, allowEval: boolean, events: WorkerEvents, clock: Clock) {
     this.#executor = new TaskExecutor(new TaskRunner(tasks, allowEval), events, clock)
   }
 
@@ -43,6 +45,10 @@ export class InlineWorker implements Worker {
 
   abort(id: number, reason: TroupeError): void {
     this.#executor.abort(id, reason)
+  }
+
+  release(id: number, name: string): void {
+    this.#executor.release(id, name)
   }
 
   kill(): void {}
@@ -141,6 +147,10 @@ export class ChildWorker implements Worker, FrameSink {
     this.#send({ k: Kind.Revoke, id })
   }
 
+  release(id: number, name: string): void {
+    this.#send({ k: Kind.Release, id, name })
+  }
+
   kill(): void {
     this.#stop()
   }
@@ -161,6 +171,7 @@ export class ChildWorker implements Worker, FrameSink {
     if (env.k === Kind.Done) this.#events.done(env.id, env.body, env.ms)
     else if (env.k === Kind.Failed) this.#events.failed(env.id, env.err as WireError)
     else if (env.k === Kind.Progress) this.#events.progress(env.id, env.value)
+    else if (env.k === Kind.Barrier) this.#events.barrier(env.id, env.name)
   }
 
   drain(): void {}

@@ -37,6 +37,12 @@ export const Kind = {
   Failed: 15,
   Progress: 16,
   PoolState: 17,
+  // broadcasts (actors/broadcasts.ts, job.ts)
+  Cast: 18,
+  CastDone: 19,
+  CastFailed: 20,
+  Barrier: 21,
+  Release: 22,
 } as const
 export type Kind = (typeof Kind)[keyof typeof Kind]
 
@@ -108,10 +114,25 @@ export interface Progress { k: typeof Kind.Progress; id: number; value: number }
 /** Pool → manager: its capacity changed, or it started draining (takes no new task). */
 export interface PoolState { k: typeof Kind.PoolState; capacity: number; draining: boolean }
 
+/**
+ * Manager → pool: run broadcast subtask `name` on `body` now, outside the pool's task capacity
+ * (on the job's home worker for a `Class.__method`). `id` is the manager's, in its own space.
+ */
+export interface Cast { k: typeof Kind.Cast; id: number; name: string; body: Uint8Array; timeoutMs: number }
+/** Pool → manager: the result of cast `id`. */
+export interface CastDone { k: typeof Kind.CastDone; id: number; body: Uint8Array; ms: number }
+/** Pool → manager: the failure of cast `id` (`ETASK`, `ETO`, `EWORKERLOST`, `ENOTASK`). */
+export interface CastFailed { k: typeof Kind.CastFailed; id: number; err: WireError }
+/** Upward (process → pool → manager): run `id` reached the barrier `name`. */
+export interface Barrier { k: typeof Kind.Barrier; id: number; name: string }
+/** Downward (manager → pool → process): every run of the broadcast reached barrier `name`; go on. */
+export interface Release { k: typeof Kind.Release; id: number; name: string }
+
 export type Envelope =
   | Hello | Auth | Ping | Pong | Bye
   | Ask | Tell | Reply | Fail | Cancel
   | Submit | Withdraw | Assign | Revoke | Done | Failed | Progress | PoolState
+  | Cast | CastDone | CastFailed | Barrier | Release
 
 // ---------------------------------------------------------------------------------------------
 // encoding: one function per kind writes `[k, ...fields]`, every field present (null if absent)
@@ -181,6 +202,11 @@ const ENCODE: Encoders = {
   [Kind.Failed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
   [Kind.Progress]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.number(e.value) },
   [Kind.PoolState]: (e) => { w.array(3); w.number(e.k); w.number(e.capacity); w.boolean(e.draining) },
+  [Kind.Cast]: (e) => { w.array(5); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.timeoutMs) },
+  [Kind.CastDone]: (e) => { w.array(4); w.number(e.k); w.number(e.id); w.bytes(e.body); w.number(e.ms) },
+  [Kind.CastFailed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
+  [Kind.Barrier]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.text(e.name) },
+  [Kind.Release]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.text(e.name) },
 }
 
 /** Encodes an envelope into a fresh view of a shared slab (never overwritten later). */
@@ -350,6 +376,11 @@ const DECODE: Decoders = {
   [Kind.Failed]: (r) => ({ k: Kind.Failed, id: r.reqUint(), err: r.reqError() }),
   [Kind.Progress]: (r) => ({ k: Kind.Progress, id: r.reqUint(), value: r.reqNumber() }),
   [Kind.PoolState]: (r) => ({ k: Kind.PoolState, capacity: r.reqUint(), draining: r.reqBool() }),
+  [Kind.Cast]: (r) => ({ k: Kind.Cast, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), timeoutMs: r.reqUint() }),
+  [Kind.CastDone]: (r) => ({ k: Kind.CastDone, id: r.reqUint(), body: r.reqBytes(), ms: r.reqNumber() }),
+  [Kind.CastFailed]: (r) => ({ k: Kind.CastFailed, id: r.reqUint(), err: r.reqError() }),
+  [Kind.Barrier]: (r) => ({ k: Kind.Barrier, id: r.reqUint(), name: r.reqText() }),
+  [Kind.Release]: (r) => ({ k: Kind.Release, id: r.reqUint(), name: r.reqText() }),
 }
 
 /**

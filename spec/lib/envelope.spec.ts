@@ -30,6 +30,11 @@ export const EXAMPLES: Envelope[] = [
   { k: Kind.Failed, id: 7, err: { code: 'EWORKERLOST', message: 'gone' } },
   { k: Kind.Progress, id: 8, value: 0.5 },
   { k: Kind.PoolState, capacity: 16, draining: true },
+  { k: Kind.Cast, id: 4, name: 'Survey.__count', body: encodeValue(['a']), timeoutMs: 30_000 },
+  { k: Kind.CastDone, id: 4, body: encodeValue(1), ms: 0.25 },
+  { k: Kind.CastFailed, id: 4, err: { code: 'EWORKERLOST', message: 'gone' } },
+  { k: Kind.Barrier, id: 4, name: 'mid' },
+  { k: Kind.Release, id: 4, name: 'mid' },
 ]
 
 /** Byte strings as hex and absent fields dropped, so Buffer and Uint8Array views compare equal. */

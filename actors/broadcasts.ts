@@ -1,0 +1,159 @@
+/**
+ * The manager's side of broadcasts (API.md §5): one subtask to every pool connected when the
+ * broadcast starts, one outcome per pool, never more than one, and never a wait past the
+ * broadcast's timeout. Barriers are kept here too: a barrier opens once every run of the
+ * broadcast that has not answered yet is waiting at it.
+ */
+import type { Clock, Timer } from '../lib/clock.js'
+import { toWireError, type WireError } from '../lib/envelope.js'
+import { TroupeError } from '../lib/errors.js'
+
+/** A pool as a broadcast reaches it. */
+export interface CastTarget {
+  readonly id: string
+  cast(id: number, name: string, body: Uint8Array, timeoutMs: number): void
+  release(id: number, name: string): void
+}
+
+/** One pool's outcome as it travels back to the client (the result stays encoded). */
+export type WireOutcome =
+  | { worker: string; ok: true; body: Uint8Array; ms: number }
+  | { worker: string; ok: false; err: WireError }
+
+/** Broadcasts in flight at once; more are refused with `EREJECTED` (each holds a run on every pool). */
+export const MAX_BROADCASTS = 1024
+
+interface Run {
+  readonly id: number
+  readonly broadcast: Broadcast
+  readonly index: number
+  readonly target: CastTarget
+}
+
+class Broadcast {
+  readonly runs: Run[] = []
+  readonly outcomes: (WireOutcome | undefined)[]
+  /** Runs waiting at each barrier, by barrier name. */
+  readonly barriers = new Map<string, Set<Run>>()
+  open: number
+  timer: Timer | undefined
+  readonly finish: (outcomes: WireOutcome[]) => void
+
+  constructor(size: number, finish: (outcomes: WireOutcome[]) => void) {
+    this.outcomes = new Array<WireOutcome | undefined>(size).fill(undefined)
+    this.open = size
+    this.finish = finish
+  }
+}
+
+export class Broadcasts {
+  readonly #clock: Clock
+  readonly #runs = new Map<number, Run>()
+  #active = 0
+  #nextId = 1
+
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
+
+  /**
+   * Casts `name` to every target; resolves with their outcomes in target order once each has
+   * answered, or after `timeoutMs` with `ETO` for the rest.
+   * @throws TroupeError `EATO` with fewer than `min` targets, `EREJECTED` over `MAX_BROADCASTS`
+   */
+  start(targets: readonly CastTarget[], name: string, body: Uint8Array, timeoutMs: number, min: number, signal: AbortSignal | undefined): Promise<WireOutcome[]> {
+    if (targets.length < min) return Promise.reject(new TroupeError('EATO', `a broadcast needs ${min} pool(s) and ${targets.length} are connected`))
+    if (targets.length === 0) return Promise.resolve([])
+    if (this.#active >= MAX_BROADCASTS) return Promise.reject(new TroupeError('EREJECTED', `${MAX_BROADCASTS} broadcasts are already running`))
+    return new Promise((resolve) => {
+      this.#active++
+      const b = new Broadcast(targets.length, resolve)
+      for (const [index, target] of targets.entries()) {
+        const id = this.#nextId++
+        const run: Run = { id, broadcast: b, index, target }
+        b.runs.push(run)
+        this.#runs.set(id, run)
+        try {
+          target.cast(id, name, body, timeoutMs)
+        } catch (err) {
+          // EFRAME: the subtask does not fit this pool's link; reported once every run is set up
+          queueMicrotask(() => this.failed(target, id, toWireError(err as TroupeError)))
+        }
+      }
+      b.timer = this.#clock.setTimer(timeoutMs, () => this.#expire(b, `no answer within the broadcast timeout of ${timeoutMs} ms`))
+      signal?.addEventListener('abort', () => this.#expire(b, 'the caller gave up'), { once: true })
+    })
+  }
+
+  done(target: CastTarget, id: number, body: Uint8Array, ms: number): void {
+    const run = this.#take(target, id)
+    if (run !== undefined) this.#settle(run, { worker: target.id, ok: true, body: body.slice(), ms })
+  }
+
+  failed(target: CastTarget, id: number, err: WireError): void {
+    const run = this.#take(target, id)
+    if (run !== undefined) this.#settle(run, { worker: target.id, ok: false, err })
+  }
+
+  barrier(target: CastTarget, id: number, name: string): void {
+    const run = this.#runs.get(id)
+    if (run === undefined || run.target !== target) return
+    const b = run.broadcast
+    let waiting = b.barriers.get(name)
+    if (waiting === undefined) b.barriers.set(name, (waiting = new Set()))
+    waiting.add(run)
+    this.#openBarriers(b)
+  }
+
+  /** A pool left: what it had not answered is lost. */
+  targetGone(target: CastTarget): void {
+    for (const [id, run] of this.#runs) {
+      if (run.target !== target) continue
+      this.#runs.delete(id)
+      this.#settle(run, { worker: target.id, ok: false, err: { code: 'EWORKERLOST', message: `pool ${target.id} left before answering` } })
+    }
+  }
+
+  #take(target: CastTarget, id: number): Run | undefined {
+    const run = this.#runs.get(id)
+    if (run === undefined || run.target !== target) return undefined // late, or not this pool's to answer
+    this.#runs.delete(id)
+    return run
+  }
+
+  #settle(run: Run, outcome: WireOutcome): void {
+    const b = run.broadcast
+    if (b.outcomes[run.index] !== undefined) return
+    b.outcomes[run.index] = outcome
+    for (const waiting of b.barriers.values()) waiting.delete(run)
+    if (--b.open === 0) this.#finish(b)
+    else this.#openBarriers(b) // one fewer run to wait for
+  }
+
+  /** Opens each barrier every unanswered run is waiting at. */
+  #openBarriers(b: Broadcast): void {
+    for (const [name, waiting] of b.barriers) {
+      if (waiting.size < b.open) continue
+      b.barriers.delete(name)
+      for (const run of waiting) run.target.release(run.id, name)
+    }
+  }
+
+  #expire(b: Broadcast, why: string): void {
+    for (const run of b.runs) {
+      if (b.outcomes[run.index] !== undefined) continue
+      this.#runs.delete(run.id)
+      b.outcomes[run.index] = { worker: run.target.id, ok: false, err: { code: 'ETO', message: why } }
+    }
+    if (b.open > 0) {
+      b.open = 0
+      this.#finish(b)
+    }
+  }
+
+  #finish(b: Broadcast): void {
+    this.#clock.clearTimer(b.timer)
+    this.#active--
+    b.finish(b.outcomes as WireOutcome[])
+  }
+}

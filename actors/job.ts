@@ -1,0 +1,98 @@
+/**
+ * Broadcast jobs in the style of Distributed::Process (API.md §5). A `Job` subclass lives in a
+ * pool's task module; each pool keeps one instance of it on one worker, so state set by one
+ * broadcast is there for the next. Its `__methods` are the subtasks; `run(all)` is the schedule,
+ * run by the caller with `all` fanning each `__method` call out to every pool.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { TroupeError } from '../lib/errors.js'
+
+/** One pool's answer to one broadcast: never a throw, so one pool cannot sink the others. */
+export type Outcome<T> =
+  | { worker: string; ok: true; value: T; ms: number }
+  | { worker: string; ok: false; error: TroupeError }
+
+/** `all` in `run(all)`: each `__method(...args)` of `J` sent to every pool, one outcome per pool. */
+export type Everyone<J> = {
+  [K in keyof J as K extends `__${string}` ? (J[K] extends (...args: never[]) => unknown ? K : never) : never]:
+    J[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Outcome<Awaited<R>>[]> : never
+}
+
+/** A line of `this.report()`: when, and what. */
+export interface ReportLine {
+  time: number
+  message: string
+}
+
+/** What a running subtask offers its job: the barrier of its broadcast. */
+export interface JobRun {
+  barrier(name: string): Promise<void>
+}
+
+// Keyed in the global symbol registry: a task module imports `Job` from the installed package,
+// and the pool running it may hold another copy of this file (sources under tsx, a bundled
+// app). Both copies must agree on what a job is and where the current run is.
+const JOB_MARK: unique symbol = Symbol.for('troupe.job') as never
+const REPORTS: unique symbol = Symbol.for('troupe.job.reports') as never
+const CURRENT_RUN: unique symbol = Symbol.for('troupe.job.run') as never
+
+/** Lines kept per job instance between two collections; older ones are dropped. */
+export const REPORT_LIMIT = 10_000
+
+/** Which subtask run the code on this async path belongs to. */
+export function jobRuns(): AsyncLocalStorage<JobRun> {
+  const registry = globalThis as { [CURRENT_RUN]?: AsyncLocalStorage<JobRun> }
+  return (registry[CURRENT_RUN] ??= new AsyncLocalStorage<JobRun>())
+}
+
+/**
+ * Base class of broadcast jobs.
+ * @example
+ * export class Survey extends Job {
+ *   async __uptime() { return process.uptime() }
+ *   async run(all: Everyone<Survey>) { return all.__uptime() }
+ * }
+ */
+export abstract class Job {
+  static readonly [JOB_MARK] = true
+  private [REPORTS]: ReportLine[] = []
+
+  /** Records a timestamped line on this node; `client.job(...).run()` gathers them from every pool. */
+  report(message: string): void {
+    const lines = this[REPORTS]
+    if (lines.length >= REPORT_LIMIT) lines.shift()
+    lines.push({ time: Date.now(), message: String(message) })
+  }
+
+  /**
+   * Waits until every pool taking part in this broadcast has reached barrier `name` (D::P
+   * `synchro`); pools that already answered do not hold it up. Bounded by the broadcast's timeout.
+   * @throws TroupeError `ECONFIG` outside a subtask; the run's abort reason when it times out.
+   */
+  barrier(name: string): Promise<void> {
+    const run = jobRuns().getStore()
+    if (run === undefined) return Promise.reject(new TroupeError('ECONFIG', 'barrier() works only inside a __subtask run by a broadcast'))
+    return run.barrier(String(name))
+  }
+
+  /**
+   * The schedule, run by the caller: `all.__method(...)` broadcasts; the result is the job's
+   * value. Declare it as `run(all: Everyone<MyJob>)` (typed `never` here so any subclass fits).
+   */
+  abstract run(all: never): unknown
+}
+
+/** A `Job` subclass, from whichever copy of this file it was built. */
+export type JobClass<J extends Job = Job> = (abstract new () => J) & { name: string }
+
+export function isJobClass(value: unknown): value is new () => Job {
+  return typeof value === 'function' && (value as unknown as Record<symbol, unknown>)[JOB_MARK] === true
+}
+
+/** Takes the lines reported so far (the next collection starts empty). */
+export function takeReports(job: object): ReportLine[] {
+  const holder = job as { [REPORTS]?: ReportLine[] }
+  const lines = holder[REPORTS] ?? []
+  holder[REPORTS] = []
+  return lines
+}
