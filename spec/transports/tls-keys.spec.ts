@@ -10,11 +10,13 @@ import { join } from 'node:path'
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
 import * as assert from 'uvu/assert'
+import { ActorSystem, Client, Manager, WorkerPool } from '../../index.js'
 import { dial, listen, openDialed, type Transport } from '../../transports/index.js'
 import { StreamLink } from '../../transports/stream-link.js'
 import type { TlsCredentials } from '../../transports/transport.js'
 import { deferred, rejectsWith, suite, withDeadline } from '../harness.js'
 import { RecordingSink, options } from '../transport-contract.js'
+import { FIXTURE_TASKS } from '../grid/grid.js'
 
 const t = suite('tls:// keys and certificates')
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -182,6 +184,34 @@ t.test('incomplete certificate options fail with ECONFIG', async () => {
     await rejectsWith(listen('tls://127.0.0.1:0', options({ tls }), () => new RecordingSink()), 'ECONFIG')
   }
   await rejectsWith(dialed(address, { tls: { cert: a.cert, ca: a.cert } }), 'ECONFIG')
+})
+
+t.test('the network option "tls" is checked and passed through by ActorSystem', async () => {
+  const [a] = await certs
+  const server = new ActorSystem({ key: 'secret', tls: a })
+  const client = new ActorSystem({ key: 'secret' })
+  t.cleanup(() => Promise.all([client.close(), server.close()]))
+  server.spawn('echo', (m: unknown) => m)
+  const address = await server.listen('tls://127.0.0.1:0')
+  const peer = await client.connect(address, { tls: { ca: Buffer.from(a.cert) } })
+  assert.is(await peer.ref('echo').ask('over tls'), 'over tls')
+  await rejectsWith(client.connect(address, { tls: 5 as never }), 'ECONFIG')
+  await rejectsWith(client.connect(address, { tls: { ca: 5 } as never }), 'ECONFIG')
+})
+
+t.test('a grid runs over tls:// keyed from its shared key: Manager, WorkerPool and Client', async () => {
+  const key = 'grid secret'
+  const manager = await Manager.start({ listen: 'tls://127.0.0.1:0', key })
+  t.cleanup(() => manager.close())
+  assert.match(manager.address, /^tls:\/\/127\.0\.0\.1:\d+$/)
+  const joined = deferred()
+  manager.once('worker', () => joined.resolve())
+  const pool = await WorkerPool.start({ manager: manager.address, key, tasks: FIXTURE_TASKS, mode: 'inline' })
+  t.cleanup(() => pool.close())
+  await withDeadline(joined.promise, 5000, 'the pool joined')
+  const client = await Client.connect(manager.address, { key })
+  t.cleanup(() => client.close())
+  assert.is(await client.run('add', [4, 7]), 11)
 })
 
 t.run()
