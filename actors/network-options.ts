@@ -6,7 +6,7 @@ import type { Clock } from '../lib/clock.js'
 import { configError } from '../lib/errors.js'
 import { resolveKey, type KeyInput } from '../lib/key.js'
 import { booleanOption, durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
-import type { DialOptions, ListenOptions } from '../transports/index.js'
+import type { DialOptions, ListenOptions, TlsCredentials } from '../transports/index.js'
 
 /** Options of `listen()` and `connect()` on every node. */
 export interface NetworkOptions {
@@ -20,6 +20,14 @@ export interface NetworkOptions {
   connectTimeout?: number | undefined
   /** Allow listening on a non-loopback address without a key. */
   insecure?: boolean | undefined
+  /**
+   * Certificates for `tls://` addresses, PEM text or bytes. Without them tls:// keys TLS from `key`
+   * (a pre-shared key), so one of the two is required. A listener needs `cert` and `key`, and with
+   * `ca` also requires client certificates signed by it; a dialer checks the listener against `ca`
+   * (default: the system's CAs) and presents `cert`/`key` if given. `key` here is the TLS private
+   * key; the grid's `key` is still required to match inside the TLS stream.
+   */
+  tls?: { cert?: string | Uint8Array | undefined; key?: string | Uint8Array | undefined; ca?: string | Uint8Array | undefined } | undefined
   /** Abort connecting. */
   signal?: AbortSignal | undefined
 }
@@ -53,6 +61,7 @@ export async function resolveNetworkOptions(
     heartbeat: heartbeatOption(o.heartbeat),
     handshakeTimeoutMs: durationOption('connectTimeout', o.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
     insecure: booleanOption('insecure', o.insecure, false),
+    tls: tlsOption(o.tls),
     signal: signalOption('signal', o.signal),
   }
 }
@@ -66,4 +75,15 @@ function heartbeatOption(value: NetworkOptions['heartbeat']): ResolvedNetworkOpt
     intervalMs: durationOption('heartbeat.interval', value?.interval, DEFAULT_HEARTBEAT_MS),
     misses: integerOption('heartbeat.misses', value?.misses, DEFAULT_HEARTBEAT_MISSES, 1, 1000),
   }
+}
+
+function tlsOption(value: NetworkOptions['tls']): TlsCredentials | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw configError('tls', 'an object { cert, key, ca }', value)
+  const pem = (name: 'cert' | 'key' | 'ca'): string | Uint8Array | undefined => {
+    const v: unknown = value[name]
+    if (v === undefined || typeof v === 'string' || v instanceof Uint8Array) return v
+    throw configError(`tls.${name}`, 'PEM text (a string or a Uint8Array)', v)
+  }
+  return { cert: pem('cert'), key: pem('key'), ca: pem('ca') }
 }

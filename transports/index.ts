@@ -10,10 +10,11 @@ import { dialMemory, listenMemory } from './memory.js'
 import { stopServer } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
 import { dialTcp, listenTcp } from './tcp.js'
+import { dialTls, listenTls, openTlsDialed } from './tls.js'
 import type { Accept, DialOptions, FrameSink, ListenOptions, Listener, Transport } from './transport.js'
 import { dialUnix, listenUnix } from './unix.js'
 
-export type { Accept, DialOptions, FrameSink, ListenOptions, Listener, Transport } from './transport.js'
+export type { Accept, DialOptions, FrameSink, ListenOptions, Listener, TlsCredentials, Transport } from './transport.js'
 export type { Link } from './link.js'
 export { CHANNEL_FD, parentChannel, spawnWithChannel } from './ipc.js'
 export { PortLink, type PortEndpoint } from './port.js'
@@ -21,11 +22,11 @@ export { PortLink, type PortEndpoint } from './port.js'
 /** A parsed address. */
 export type Address =
   | { scheme: 'mem'; name: string }
-  | { scheme: 'tcp'; host: string; port: number }
+  | { scheme: 'tcp' | 'tls'; host: string; port: number }
   | { scheme: 'unix'; path: string }
 
 /**
- * Parses `mem://name`, `tcp://host:port` or `unix:///path`.
+ * Parses `mem://name`, `tcp://host:port`, `tls://host:port` or `unix:///path`.
  * @throws TroupeError `ECONFIG` for anything else.
  */
 export function parseAddress(url: string): Address {
@@ -41,7 +42,8 @@ export function parseAddress(url: string): Address {
     case 'unix':
       if (!rest.startsWith('/')) throw bad('expected unix:///absolute/path')
       return { scheme, path: rest }
-    case 'tcp': {
+    case 'tcp':
+    case 'tls': {
       const hp = /^(\[[0-9a-fA-F:.]+\]|[^:/\[\]]+):(\d{1,5})$/.exec(rest)
       if (hp === null) throw bad('expected host:port')
       const port = Number(hp[2])
@@ -49,14 +51,15 @@ export function parseAddress(url: string): Address {
       return { scheme, host: (hp[1] as string).replace(/^\[|\]$/g, ''), port }
     }
     default:
-      throw bad(`unknown scheme "${scheme}" (mem, tcp, unix)`)
+      throw bad(`unknown scheme "${scheme}" (mem, tcp, tls, unix)`)
   }
 }
 
 /**
  * Listens on `url`. Each peer that completes the handshake is handed to `accept`, which
  * returns the sink for its frames.
- * @throws TroupeError `ECONFIG` (bad URL, address in use), `EAUTH` (non-loopback without key)
+ * @throws TroupeError `ECONFIG` (bad URL, address in use), `EAUTH` (non-loopback without key;
+ * tls:// with neither a key nor certificates)
  */
 export async function listen(url: string, options: ListenOptions, accept: Accept): Promise<Listener> {
   const address = parseAddress(url)
@@ -72,6 +75,10 @@ export async function listen(url: string, options: ListenOptions, accept: Accept
       const { server, address: real } = await listenTcp(address.host, address.port, options, onLink)
       return serverListener(server, real)
     }
+    case 'tls': {
+      const { server, address: real } = await listenTls(address.host, address.port, options, onLink)
+      return serverListener(server, real)
+    }
     case 'unix':
       return serverListener(await listenUnix(address.path, onLink), `unix://${address.path}`)
   }
@@ -83,7 +90,8 @@ function serverListener(server: Server, address: string): Listener {
 
 /**
  * Connects to `url` and completes the handshake; `sink` receives every frame after it.
- * @throws TroupeError `ECLOSED` (unreachable), `EAUTH` (wrong key), `EPROTO` (version), `EABORT`
+ * @throws TroupeError `ECLOSED` (unreachable), `EAUTH` (wrong key; over tls:// also TLS refused),
+ * `EPROTO` (version), `EABORT`
  */
 export async function dial(url: string, options: DialOptions, sink: FrameSink): Promise<Transport> {
   const address = parseAddress(url)
@@ -96,6 +104,10 @@ export async function dial(url: string, options: DialOptions, sink: FrameSink): 
       const { socket, target } = await dialTcp(address.host, address.port, options)
       link = new StreamLink(socket, target)
       break
+    }
+    case 'tls': {
+      const { socket, target } = await dialTls(address.host, address.port, options)
+      return openTlsDialed(socket, target, (tlsLink) => openDialed(tlsLink, options, sink))
     }
     case 'unix': {
       const { socket, target } = await dialUnix(address.path, options)

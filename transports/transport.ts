@@ -67,13 +67,29 @@ export interface ConnectionOptions {
   clock: Clock
 }
 
+/**
+ * Certificates for `tls://` (PEM text or bytes). Without them, tls:// keys TLS from the shared key.
+ * A listener needs `cert` and `key`; with `ca` it also requires client certificates signed by it.
+ * A dialer checks the listener's certificate against `ca` (default: the system's CAs) and
+ * presents `cert`/`key` if given.
+ */
+export interface TlsCredentials {
+  cert?: string | Uint8Array | undefined
+  key?: string | Uint8Array | undefined
+  ca?: string | Uint8Array | undefined
+}
+
 export interface ListenOptions extends ConnectionOptions {
   /** Allow a non-loopback listener without a key. */
   insecure: boolean
+  /** Certificates for tls:// (ignored by other schemes). */
+  tls?: TlsCredentials | undefined
 }
 
 export interface DialOptions extends ConnectionOptions {
   signal?: AbortSignal | undefined
+  /** Certificates for tls:// (ignored by other schemes). */
+  tls?: TlsCredentials | undefined
 }
 
 /** Called when a listener has authenticated a new peer; returns where its frames go. */
