@@ -215,7 +215,7 @@ t.test('a key file is read with its trailing newline trimmed; a missing one is E
   const peer = await client.connect(await server.listen(memoryUrl()))
   assert.is(await peer.ref('echo').ask(1), 1)
   await rejectsWith(client.connect(memoryUrl(), { key: { file: join(dir, 'missing') } }), 'EAUTH')
-  await writeFile(join(dir, 'empty'), '\n')
+  await writeFile(join(dir, 'empty'), '\n', { mode: 0o600 }) // private, so the refusal is for being empty
   await rejectsWith(client.connect(memoryUrl(), { key: { file: join(dir, 'empty') } }), 'EAUTH')
 })
 
