@@ -1,44 +1,71 @@
 /**
- * `troupe demo` (what `npm start` runs): the actor core in one process, then over mem://, then
- * over tcp://127.0.0.1, printing what happens. Loopback only; exits 0 in about a second.
+ * `troupe demo` (what `npm start` runs): a manager, two pools and a client in one process, over
+ * mem:// and then over tcp://127.0.0.1, showing routing, a priority, a timeout, a broadcast and
+ * a wrong key. Loopback only; exits 0 in a few seconds.
  */
-import { ActorSystem, TroupeError } from '../index.js'
+import { Client, Manager, TroupeError, WorkerPool, type TaskContext } from '../index.js'
 
 type Say = (line: string) => void
 
-export async function demo(say: Say = (line) => process.stdout.write(line + '\n')): Promise<void> {
-  const server = new ActorSystem({ name: 'demo-server' })
-  const client = new ActorSystem({ name: 'demo-client' })
-  try {
-    server.spawn('counter', (msg: { add: number }, ctx) => {
-      ctx.state.n = (ctx.state.n ?? 0) + msg.add
-      return ctx.state.n as number
+/** Sleeps `ms`, or stops as soon as the run is aborted (its timeout). */
+function sleep(ms: number, ctx: TaskContext): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms, ms)
+    ctx.signal.addEventListener('abort', () => {
+      clearTimeout(timer)
+      reject(ctx.signal.reason)
     })
-    server.spawn('slow', () => new Promise((resolve) => setTimeout(resolve, 500, 'finally')))
-    server.spawn('picky', (word: string) => {
-      if (word !== 'please') throw Object.assign(new Error(`"${word}" is not the magic word`), { code: 'E_MANNERS' })
-      return 'thank you'
-    })
+  })
+}
 
-    say('1. in-process: messages pass by reference, one at a time per actor')
-    const local = server.ref<{ add: number }, number>('counter')
-    say(`   counter.ask({ add: 2 }) → ${await local.ask({ add: 2 })}`)
-
-    for (const [step, url] of [[2, 'mem://troupe-demo'], [3, 'tcp://127.0.0.1:0']] as const) {
-      const key = 'demo key'
-      const address = await server.listen(url, { key })
-      const peer = await client.connect(address, { key })
-      say(`${step}. ${address}: same calls, messages copied through CBOR`)
-      say(`   counter.ask({ add: 1 }) → ${await peer.ref<{ add: number }, number>('counter').ask({ add: 1 })}`)
-      await peer.ref('slow').ask(null, { timeout: 50 }).catch((err: TroupeError) => say(`   slow.ask(…, { timeout: 50 }) → ${err.code}: ${err.message}`))
-      await peer.ref('picky').ask('now').catch((err: TroupeError) => say(`   picky.ask('now') → ${err.code} (${err.remoteCode}): ${err.message}`))
-      say(`   picky.ask('please') → ${await peer.ref('picky').ask('please')}`)
-      const intruder = new ActorSystem({ name: 'intruder' })
-      await intruder.connect(address, { key: 'a guess' }).catch((err: TroupeError) => say(`   a wrong key → ${err.code}`))
-      await intruder.close()
-    }
-  } finally {
-    await Promise.all([client.close(), server.close()])
+/** The tasks of one pool; `whoami` and `__hello` tell the pools apart. */
+function tasksOf(pool: string) {
+  return {
+    add: ([a, b]: [number, number]) => a + b,
+    whoami: () => pool,
+    sleep,
+    label: async ([label, ms]: [string, number], ctx: TaskContext) => {
+      await sleep(ms, ctx)
+      return label
+    },
+    __hello: () => `${pool} here, up ${process.uptime().toFixed(1)} s`,
   }
-  say('4. closed: every pending ask was settled')
+}
+
+export async function demo(say: Say = (line) => process.stdout.write(line + '\n')): Promise<void> {
+  const key = 'demo key'
+  for (const [step, url] of [[1, 'mem://troupe-demo'], [2, 'tcp://127.0.0.1:0']] as const) {
+    const manager = await Manager.start({ listen: url, key })
+    const pools = await Promise.all(['pool A', 'pool B'].map((name) => WorkerPool.start({ manager: manager.address, key, tasks: tasksOf(name), workers: 1 })))
+    const client = await Client.connect(manager.address, { key })
+    try {
+      say(`${step}. ${manager.address}: a manager, two pools of capacity 1, a client`)
+      say(`   run('add', [4, 7]) → ${await client.run('add', [4, 7])}`)
+
+      const spread = await client.all<string>('whoami', [1, 2, 3, 4])
+      say(`   routing: 4 tasks at once went to ${spread.join(', ')} (least loaded first)`)
+
+      const finished: string[] = []
+      const busy = [client.run('sleep', 150), client.run('sleep', 150)] // both pools taken
+      const queued = [
+        client.run<string>('label', ['low', 10], { priority: 0 }).then((l) => finished.push(l)),
+        client.run<string>('label', ['high', 10], { priority: 5 }).then((l) => finished.push(l)),
+      ]
+      await Promise.all([...busy, ...queued])
+      say(`   priority: queued low, then high; they finished ${finished.join(' then ')}`)
+
+      await client.run('sleep', 5000, { runTimeout: 100 }).catch((err: TroupeError) => say(`   timeout: sleep(5000) with runTimeout 100 → ${err.code}: ${err.message}`))
+
+      const outcomes = await client.broadcast<string>('__hello', null)
+      say(`   broadcast('__hello') → one outcome per pool:`)
+      for (const o of outcomes) say(`     ${o.ok ? o.value : `${o.error.code} ${o.error.message}`}`)
+
+      await Client.connect(manager.address, { key: 'a guess', reconnect: false }).catch((err: TroupeError) => say(`   a client with a wrong key → ${err.code}`))
+    } finally {
+      await client.close()
+      await Promise.all(pools.map((p) => p.close({ drain: true })))
+      await manager.close()
+    }
+  }
+  say('3. closed: pools drained, every call settled')
 }

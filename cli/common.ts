@@ -1,0 +1,129 @@
+/**
+ * What every `troupe` command shares: strict flag parsing with `--help`, the network flags
+ * (key file, TLS files), printing, and draining on SIGINT/SIGTERM/SIGHUP.
+ */
+import { readFileSync } from 'node:fs'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { TroupeError, type NetworkOptions } from '../index.js'
+
+/** A mistake on the command line: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {}
+
+/** Where a command writes; tests and the demo pass their own. */
+export interface Io {
+  out(line: string): void
+  err(line: string): void
+}
+
+export const stdio: Io = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>
+
+/** The flags of every command that connects or listens. */
+export const NETWORK_FLAGS = {
+  'key-file': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options
+
+export const NETWORK_USAGE = `  --key-file F     the grid's shared key (default: $TROUPE_KEY_FILE); must be private (chmod 600)
+  --tls-cert F, --tls-key F, --tls-ca F   PEM files for tls:// with certificates
+  --verbose        debug logs (as NODE_DEBUG=troupe)
+  --help           this text`
+
+/** Where clients and pools find the manager when `--manager` is not given. */
+export const DEFAULT_MANAGER = 'tcp://127.0.0.1:8000'
+
+/**
+ * Parses `argv` strictly: an unknown flag or a missing value is a `UsageError`. Returns
+ * undefined (after printing `usage`) for `--help`.
+ */
+export function parse<O extends Options>(argv: string[], options: O, usage: string, io: Io, positionals = 0): Parsed<O> | undefined {
+  let parsed: Parsed<O>
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${usage}`)
+  }
+  if ((parsed.values as { help?: boolean }).help === true) {
+    io.out(usage)
+    return undefined
+  }
+  if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"\n\n${usage}`)
+  if ((parsed.values as { verbose?: boolean }).verbose === true) process.env.NODE_DEBUG = [process.env.NODE_DEBUG, 'troupe'].filter(Boolean).join(',')
+  return parsed
+}
+
+/** The network options the flags (and `TROUPE_KEY_FILE`) describe. */
+export function networkOptions(values: { 'key-file'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: string }): NetworkOptions {
+  const keyFile = values['key-file'] ?? (process.env.TROUPE_KEY_FILE || undefined)
+  const pem = (file: string | undefined): string | undefined => (file === undefined ? undefined : readFileSync(file, 'utf8'))
+  const tls = values['tls-cert'] ?? values['tls-key'] ?? values['tls-ca']
+  return {
+    ...(keyFile === undefined ? {} : { key: { file: keyFile } }),
+    ...(tls === undefined ? {} : { tls: { cert: pem(values['tls-cert']), key: pem(values['tls-key']), ca: pem(values['tls-ca']) } }),
+  }
+}
+
+/** An authentication failure names the key it used, so the operator knows which file to check. */
+export function explain(err: unknown, network: NetworkOptions): Error {
+  if (err instanceof TroupeError && err.code === 'EAUTH') {
+    const key = network.key
+    const which = typeof key === 'object' && key !== null && 'file' in key ? `the key in ${key.file}` : 'no key (pass --key-file or set TROUPE_KEY_FILE)'
+    return new TroupeError('EAUTH', `${err.message} — using ${which}`, { cause: err })
+  }
+  return err as Error
+}
+
+/** A positive integer flag. */
+export function integerFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} expects a whole number, got "${value}"`)
+  return n
+}
+
+/**
+ * Runs until the first SIGINT, SIGTERM or SIGHUP, or until `onStop` is called (a `troupe stop`
+ * system message); then drains and resolves once `drain` is done. A second signal exits at
+ * once with code 130.
+ */
+export function serveUntilStopped(drain: () => Promise<void>, io: Io, onStop?: (stop: (why: string) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let draining = false
+    const stop = (why: string): void => {
+      if (draining) return
+      draining = true
+      io.out(`${why}: draining (a second signal exits at once)`)
+      drain().then(() => {
+        for (const s of SIGNALS) process.off(s, onSignal)
+        resolve()
+      }, reject)
+    }
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (draining) {
+        io.err(`${signal} again: exiting without draining`)
+        process.exit(130)
+      }
+      stop(signal)
+    }
+    for (const s of SIGNALS) process.on(s, onSignal)
+    onStop?.(stop)
+  })
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+/** The system message `troupe stop` sends; a CLI node that receives it drains and exits. */
+export const STOP_MESSAGE = { troupe: 'stop' } as const
+
+export function isStopMessage(msg: unknown): boolean {
+  return typeof msg === 'object' && msg !== null && (msg as { troupe?: unknown }).troupe === 'stop'
+}

@@ -1,0 +1,30 @@
+/** `troupe stop`: asks a pool or the manager (or everyone) to drain and exit. */
+import { NETWORK_FLAGS, NETWORK_USAGE, DEFAULT_MANAGER, STOP_MESSAGE, UsageError, networkOptions, parse, type Io } from './common.js'
+import { connect } from './run.js'
+
+const USAGE = `usage: troupe stop NODE_ID [options]
+       troupe stop --all [options]
+
+Asks the node NODE_ID (a pool, or the manager; ids are in troupe status), or every node,
+to finish what it runs, then exit. Only nodes started by the troupe CLI obey it; it travels
+as a system message, so it needs the grid's key.
+
+  --manager URL     default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}
+  --all             every pool and the manager
+${NETWORK_USAGE}`
+
+export async function stopCommand(argv: string[], io: Io): Promise<number> {
+  const args = parse(argv, { ...NETWORK_FLAGS, manager: { type: 'string' }, all: { type: 'boolean' } }, USAGE, io, 1)
+  if (args === undefined) return 0
+  const [node] = args.positionals
+  if ((node === undefined) === (args.values.all !== true)) throw new UsageError(`give a NODE_ID or --all\n\n${USAGE}`)
+  const client = await connect(args.values.manager, networkOptions(args.values))
+  try {
+    const acked = await client.systemMessage(STOP_MESSAGE, node === undefined ? {} : { to: node })
+    for (const id of acked) io.out(`${id} is draining`)
+    if (acked.length === 0) io.err(`no node ${node ?? ''} acknowledged`.replace('  ', ' '))
+    return acked.length === 0 ? 1 : 0
+  } finally {
+    await client.close()
+  }
+}

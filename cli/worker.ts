@@ -1,0 +1,70 @@
+/** `troupe worker`: a pool for a manager, or standalone, until a signal or `troupe stop`. */
+import { isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { WorkerPool, type PoolMode } from '../index.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, isStopMessage, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+
+const USAGE = `usage: troupe worker (--manager URL | --listen URL) --tasks MODULE [options]
+
+Runs a pool of workers for a manager, or standalone (clients connect to it directly).
+
+  --manager URL       the manager to work for (default: $TROUPE_MANAGER or ${DEFAULT_MANAGER})
+  --listen URL        standalone: where clients connect
+  --tasks MODULE      the task module (a path or a URL) (required)
+  --workers N         processes or threads (default: the number of CPUs)
+  --capacity N        tasks at once (default: --workers)
+  --mode M            process, thread or inline (default process)
+  --allow-eval        run code sent by clients (client.eval)
+  --insecure          standalone: listen off loopback without a key
+${NETWORK_USAGE}`
+
+export async function workerCommand(argv: string[], io: Io): Promise<number> {
+  const args = parse(argv, {
+    ...NETWORK_FLAGS,
+    manager: { type: 'string' },
+    listen: { type: 'string' },
+    tasks: { type: 'string' },
+    workers: { type: 'string' },
+    capacity: { type: 'string' },
+    mode: { type: 'string' },
+    'allow-eval': { type: 'boolean' },
+    insecure: { type: 'boolean' },
+  }, USAGE, io)
+  if (args === undefined) return 0
+  const v = args.values
+  if (v.tasks === undefined) throw new UsageError(`--tasks is required\n\n${USAGE}`)
+  if (v.manager !== undefined && v.listen !== undefined) throw new UsageError(`--manager and --listen exclude each other\n\n${USAGE}`)
+  const mode = v.mode ?? 'process'
+  if (!['process', 'thread', 'inline'].includes(mode)) throw new UsageError(`--mode is process, thread or inline, not "${mode}"`)
+  const network = networkOptions(v)
+  const where = v.listen === undefined ? { manager: v.manager ?? process.env.TROUPE_MANAGER ?? DEFAULT_MANAGER } : { listen: v.listen }
+  const pool = await WorkerPool.start({
+    ...network,
+    ...where,
+    tasks: moduleFrom(v.tasks),
+    mode: mode as PoolMode,
+    workers: integerFlag('workers', v.workers),
+    capacity: integerFlag('capacity', v.capacity),
+    allowEval: v['allow-eval'],
+    insecure: v.insecure,
+  }).catch((err: unknown) => {
+    throw explain(err, network)
+  })
+  io.out(pool.address === undefined ? `pool ${pool.id} working for ${where.manager}` : `pool ${pool.id} listening on ${pool.address}`)
+  pool.on('disconnected', (why) => io.out(`lost the manager (${why.message}); reconnecting`))
+  pool.on('connected', (manager) => io.out(`joined manager ${manager}`))
+  pool.on('workerExit', (index, why) => io.out(`worker ${index} exited (${why}); respawning`))
+  await serveUntilStopped(() => pool.close({ drain: true }), io, (stop) => {
+    pool.on('sysmsg', (msg, from) => {
+      if (isStopMessage(msg)) stop(`stop from ${from}`)
+    })
+  })
+  io.out('pool drained and closed')
+  return 0
+}
+
+/** A module argument: a URL as is, a path relative to the working directory. */
+export function moduleFrom(spec: string): URL {
+  if (/^[a-z][a-z0-9+.-]+:/i.test(spec)) return new URL(spec)
+  return pathToFileURL(isAbsolute(spec) ? spec : resolve(spec))
+}

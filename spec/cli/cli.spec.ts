@@ -1,0 +1,219 @@
+/** The real `troupe` CLI, spawned as child processes on 127.0.0.1 (API.md §7, issue: CLI). */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as assert from 'uvu/assert'
+import { Client } from '../../index.js'
+import { exited, stopChild } from '../children.js'
+import { suite, withDeadline } from '../harness.js'
+
+const t = suite('troupe CLI')
+const cli = fileURLToPath(new URL('../../cli/main.ts', import.meta.url))
+const TASKS = fileURLToPath(new URL('../fixtures/tasks.ts', import.meta.url))
+const JOBS = fileURLToPath(new URL('../fixtures/jobs.ts', import.meta.url))
+
+/** A running CLI process whose output can be awaited line by line. */
+class Cli {
+  readonly child: ChildProcess
+  out = ''
+  err = ''
+  readonly #waiters = new Set<() => void>()
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [...process.execArgv, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TROUPE_KEY_FILE: '', ...env } })
+    t.cleanup(() => stopChild(this.child, 'SIGKILL'))
+    this.child.stdout?.on('data', (c: Buffer) => this.#grew(() => (this.out += c)))
+    this.child.stderr?.on('data', (c: Buffer) => this.#grew(() => (this.err += c)))
+    this.child.on('exit', () => setImmediate(() => this.#grew(() => {})))
+  }
+
+  #grew(append: () => void): void {
+    append()
+    for (const check of this.#waiters) check()
+  }
+
+  /** Resolves with the first match of `pattern` in stdout; rejects if the process exits first. */
+  line(pattern: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+    const found = new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = (): void => {
+        const m = pattern.exec(this.out)
+        if (m !== null) {
+          this.#waiters.delete(check)
+          resolve(m)
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          this.#waiters.delete(check)
+          reject(new Error(`troupe exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${this.out}${this.err}`))
+        }
+      }
+      this.#waiters.add(check)
+      check()
+    })
+    return withDeadline(found, ms, `${pattern} in the output of troupe`)
+  }
+
+  async done(ms = 20_000): Promise<{ code: number | null; out: string; err: string }> {
+    const { code } = await withDeadline(exited(this.child), ms, 'troupe to exit')
+    await new Promise((resolve) => setImmediate(resolve)) // the last output chunks
+    return { code, out: this.out, err: this.err }
+  }
+}
+
+const troupe = (args: string[], env?: NodeJS.ProcessEnv): Cli => new Cli(args, env)
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'troupe-cli-'))
+  t.cleanup(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function keyFile(dir: string, name: string, mode = 0o600): Promise<string> {
+  const file = join(dir, name)
+  await writeFile(file, `${name}-secret\n`)
+  await chmod(file, mode)
+  return file
+}
+
+/** A manager and one inline pool from the CLI; resolves with the manager's address. */
+async function grid(extra: { manager?: string[]; worker?: string[] } = {}): Promise<{ address: string; manager: Cli; worker: Cli; poolId: string }> {
+  const manager = troupe(['manager', '--listen', 'tcp://127.0.0.1:0', ...(extra.manager ?? [])])
+  const address = (await manager.line(/listening on (\S+)/))[1] as string
+  const worker = troupe(['worker', '--manager', address, '--tasks', TASKS, '--mode', 'inline', ...(extra.worker ?? [])])
+  const poolId = (await worker.line(/pool (\S+) working for/))[1] as string
+  await manager.line(new RegExp(`pool ${poolId} joined`))
+  return { address, manager, worker, poolId }
+}
+
+t.test("manager + worker + run add '[4,7]' prints 11", async () => {
+  const { address } = await grid()
+  const run = await troupe(['run', 'add', '[4,7]', '--manager', address]).done()
+  assert.is(run.code, 0, run.err)
+  assert.is(run.out, '11\n')
+})
+
+t.test('run --each over 1 000 lines writes 1 000 results and its progress ends at 100 %', async () => {
+  const { address } = await grid({ worker: ['--capacity', '64'] })
+  const dir = await tempDir()
+  const input = join(dir, 'in.jsonl')
+  await writeFile(input, Array.from({ length: 1000 }, (_, i) => JSON.stringify([i, 1])).join('\n') + '\n')
+  const out = join(dir, 'out.jsonl')
+  const run = await troupe(['run', 'add', '--each', input, '--out', out, '--manager', address]).done(60_000)
+  assert.is(run.code, 0, run.err)
+  const results = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { index: number; ok: boolean; value: number })
+  assert.is(results.length, 1000)
+  assert.equal(results.map((r) => r.index).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i))
+  for (const r of results) assert.is(r.value, r.index + 1)
+  const progress = run.err.trim().split('\n')
+  assert.match(progress.at(-1) ?? '', /\] 100% 1000\/1000 done, 0 failed/)
+})
+
+t.test('status --json lists both pools', async () => {
+  const { address, manager } = await grid()
+  const second = troupe(['worker', '--manager', address, '--tasks', TASKS, '--mode', 'inline'])
+  const secondId = (await second.line(/pool (\S+) working for/))[1] as string
+  await manager.line(new RegExp(`pool ${secondId} joined`))
+  const status = await troupe(['status', '--json', '--interval', '0', '--manager', address]).done()
+  assert.is(status.code, 0, status.err)
+  const stats = JSON.parse(status.out) as { workers: number; pools: { id: string }[] }
+  assert.is(stats.workers, 2)
+  assert.ok(stats.pools.some((p) => p.id === secondId))
+  const table = await troupe(['status', '--interval', '50', '--manager', address]).done()
+  assert.match(table.out, /2 pools/)
+  assert.match(table.out, new RegExp(secondId))
+})
+
+t.test('stop drains a pool and its process exits 0', async () => {
+  const { address, worker, poolId } = await grid()
+  const stop = await troupe(['stop', poolId, '--manager', address]).done()
+  assert.is(stop.code, 0, stop.err)
+  assert.match(stop.out, new RegExp(`${poolId} is draining`))
+  const exit = await worker.done()
+  assert.is(exit.code, 0, exit.err)
+  assert.match(exit.out, /pool drained and closed/)
+})
+
+t.test('SIGTERM during 200 running tasks: all 200 finish, then the pool exits 0', async () => {
+  const { address, worker } = await grid({ worker: ['--capacity', '200'] })
+  const client = await Client.connect(address, { reconnect: false })
+  t.cleanup(() => client.close())
+  let started = 0
+  let allStarted!: () => void
+  const running = new Promise<void>((resolve) => (allStarted = resolve))
+  const results = Promise.all(Array.from({ length: 200 }, () => client.run('pidSleep', 500, { onProgress: () => ++started === 200 && allStarted() })))
+  await withDeadline(running, 15_000, '200 tasks running')
+  worker.child.kill('SIGTERM')
+  const done = await withDeadline(results, 15_000, '200 results')
+  assert.is(done.length, 200)
+  const exit = await worker.done()
+  assert.is(exit.code, 0, exit.err)
+  assert.match(exit.out, /SIGTERM: draining/)
+})
+
+t.test('a wrong key file: exit code 1 and a message naming the key', async () => {
+  const dir = await tempDir()
+  const right = await keyFile(dir, 'right')
+  const wrong = await keyFile(dir, 'wrong')
+  const manager = troupe(['manager', '--listen', 'tcp://127.0.0.1:0', '--key-file', right])
+  const address = (await manager.line(/listening on (\S+)/))[1] as string
+  const run = await troupe(['run', 'add', '[1,2]', '--manager', address, '--key-file', wrong]).done()
+  assert.is(run.code, 1)
+  assert.match(run.err, /EAUTH/)
+  assert.ok(run.err.includes(wrong), run.err)
+  const keyed = await troupe(['status', '--json', '--interval', '0', '--manager', address], { TROUPE_KEY_FILE: right }).done()
+  assert.is(keyed.code, 0, keyed.err) // the right key, from the environment
+})
+
+t.test('a key file others can read is refused', async () => {
+  const dir = await tempDir()
+  const open = await keyFile(dir, 'open', 0o644)
+  const manager = await troupe(['manager', '--listen', 'tcp://127.0.0.1:0', '--key-file', open]).done()
+  assert.is(manager.code, 1)
+  assert.ok(manager.err.includes(open), manager.err)
+  assert.match(manager.err, /chmod 600/)
+})
+
+t.test('tls:// with a wrong key fails the handshake', async () => {
+  const dir = await tempDir()
+  const right = await keyFile(dir, 'right')
+  const wrong = await keyFile(dir, 'wrong')
+  const manager = troupe(['manager', '--listen', 'tls://127.0.0.1:0', '--key-file', right])
+  const address = (await manager.line(/listening on (tls:\S+)/))[1] as string
+  const bad = await troupe(['run', 'add', '[1,2]', '--manager', address, '--key-file', wrong]).done()
+  assert.is(bad.code, 1)
+  assert.match(bad.err, /EAUTH/)
+  const worker = troupe(['worker', '--manager', address, '--tasks', TASKS, '--mode', 'inline', '--key-file', right])
+  await worker.line(/working for/)
+  await manager.line(/joined/)
+  const good = await troupe(['run', 'add', '[1,2]', '--manager', address, '--key-file', right]).done()
+  assert.is(good.out, '3\n', good.err)
+})
+
+t.test('job MODULE#Class prints each pool outcome and the reports', async () => {
+  const manager = troupe(['manager', '--listen', 'tcp://127.0.0.1:0'])
+  const address = (await manager.line(/listening on (\S+)/))[1] as string
+  troupe(['worker', '--manager', address, '--tasks', JOBS, '--mode', 'inline'])
+  const job = await troupe(['job', `${JOBS}#Survey`, '--workers', '1', '--manager', address]).done()
+  assert.is(job.code, 0, job.err)
+  assert.match(job.out, /broadcast 1:\n {2}\S+ {2}ok {5}1/)
+  assert.match(job.out, /counted a\n.*counted b/)
+  assert.match(job.out, /value: \[2\]/)
+})
+
+t.test('keygen, --help on every command, unknown flags exit 2', async () => {
+  const key = await troupe(['keygen']).done()
+  assert.match(key.out, /^[A-Za-z0-9_-]{43}\n$/)
+  for (const command of ['manager', 'worker', 'run', 'job', 'status', 'stop', 'keygen', 'demo']) {
+    const help = await troupe([command, '--help']).done()
+    assert.is(help.code, 0, command)
+    assert.match(help.out, new RegExp(`usage: troupe ${command}`))
+  }
+  const unknown = await troupe(['manager', '--listen', 'tcp://127.0.0.1:0', '--bogus']).done()
+  assert.is(unknown.code, 2)
+  assert.match(unknown.err, /bogus/)
+  const missing = await troupe(['worker', '--manager', 'tcp://127.0.0.1:1']).done()
+  assert.is(missing.code, 2)
+  assert.match(missing.err, /--tasks is required/)
+})
+
+t.run()
