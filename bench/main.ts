@@ -14,10 +14,13 @@ import { askFrameBytes, cborxAlone, envelopeRoundTrip } from './codec.js'
 import type { Figure, LoopOptions } from './measure.js'
 import { functionCall, tcpEcho } from './raw.js'
 import { processPool, queuedMemory, taskOverMemory, taskOverTcp, tcpGrid } from './grid.js'
+import { broadcastOverMemory, broadcastOverTcp } from './broadcast.js'
 
 interface Spec {
   name: string
   baseline: string | null
+  /** Also report p50 ÷ the baseline's p50 (`p50_ratio`). */
+  p50Ratio?: true
   run(loop: (concurrency: number) => LoopOptions): Promise<{ opsPerS: number; p50: number; p99: number; rssMb?: number }>
 }
 
@@ -53,6 +56,8 @@ const specs: Spec[] = [
   { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => taskOverTcp(await grid(), l(256)) },
   { name: 'task.mem.c256', baseline: 'call.inproc.c256', run: (l) => taskOverMemory(l(256)) },
   { name: 'task.process.c256', baseline: 'tcp.echo.c256', run: (l) => processPool(l(256)) },
+  { name: 'broadcast.mem.8', baseline: null, run: (l) => broadcastOverMemory(8, l(1)) },
+  { name: 'broadcast.tcp.4', baseline: 'task.tcp.c1', p50Ratio: true, run: (l) => broadcastOverTcp(4, l(1)) },
   { name: 'queue.100k', baseline: null, run: () => queuedMemory() },
   { name: 'codec.cbor-x', baseline: null, run: async () => cborxAlone(durationMs, warmupMs) },
   { name: 'codec.envelope', baseline: 'codec.cbor-x', run: async () => envelopeRoundTrip(durationMs, warmupMs) },
@@ -72,9 +77,10 @@ function print(figure: Figure): void {
     process.stdout.write(JSON.stringify(figure) + '\n')
     return
   }
+  const p50 = figure.p50_ratio === undefined ? '' : `   p50 ${figure.p50_ratio.toFixed(3)}× ${figure.baseline}`
   const ratio = figure.rss_mb !== undefined ? `RSS ${figure.rss_mb} MB` : figure.ratio === null ? '' : `${figure.ratio.toFixed(3)}× ${figure.baseline}`
   const ops = Math.round(figure.ops_per_s).toLocaleString('en-US').padStart(12)
-  process.stdout.write(`${figure.name.padEnd(20)} ${ops} ops/s   p50 ${figure.p50_us.toFixed(1).padStart(8)} µs   p99 ${figure.p99_us.toFixed(1).padStart(8)} µs   ${ratio}\n`)
+  process.stdout.write(`${figure.name.padEnd(20)} ${ops} ops/s   p50 ${figure.p50_us.toFixed(1).padStart(8)} µs   p99 ${figure.p99_us.toFixed(1).padStart(8)} µs   ${ratio}${p50}\n`)
 }
 
 async function main(): Promise<void> {
@@ -94,6 +100,7 @@ async function main(): Promise<void> {
         baseline: spec.baseline,
         ratio: base === undefined ? null : Number((r.opsPerS / base.ops_per_s).toFixed(4)),
         ...(r.rssMb === undefined ? {} : { rss_mb: Number(r.rssMb.toFixed(1)) }),
+        ...(spec.p50Ratio === true && base !== undefined ? { p50_ratio: Number((r.p50 / base.p50_us).toFixed(4)) } : {}),
       }
       results.set(spec.name, figure)
       print(figure)

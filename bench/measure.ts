@@ -12,6 +12,8 @@ export interface Figure {
   baseline: string | null
   /** ops_per_s ÷ the baseline's ops_per_s. */
   ratio: number | null
+  /** p50_us ÷ the baseline's p50_us, for figures whose target is a latency (broadcast.tcp.4). */
+  p50_ratio?: number
   /** For memory figures: the resident set size of the process measured. */
   rss_mb?: number
 }
