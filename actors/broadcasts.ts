@@ -5,7 +5,7 @@
  * broadcast that has not answered yet is waiting at it.
  */
 import type { Clock, Timer } from '../lib/clock.js'
-import { toWireError, type WireError } from '../lib/envelope.js'
+import { toWireError, type WireError, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 
 /** A pool as a broadcast reaches it. */
@@ -14,11 +14,6 @@ export interface CastTarget {
   cast(id: number, name: string, body: Uint8Array, timeoutMs: number): void
   release(id: number, name: string): void
 }
-
-/** One pool's outcome as it travels back to the client (the result stays encoded). */
-export type WireOutcome =
-  | { worker: string; ok: true; body: Uint8Array; ms: number }
-  | { worker: string; ok: false; err: WireError }
 
 /** Broadcasts in flight at once; more are refused with `EREJECTED` (each holds a run on every pool). */
 export const MAX_BROADCASTS = 1024
@@ -61,7 +56,7 @@ export class Broadcasts {
    * answered, or after `timeoutMs` with `ETO` for the rest.
    * @throws TroupeError `EATO` with fewer than `min` targets, `EREJECTED` over `MAX_BROADCASTS`
    */
-  start(targets: readonly CastTarget[], name: string, body: Uint8Array, timeoutMs: number, min: number, signal: AbortSignal | undefined): Promise<WireOutcome[]> {
+  start(targets: readonly CastTarget[], name: string, body: Uint8Array, timeoutMs: number, min: number): Promise<WireOutcome[]> {
     if (targets.length < min) return Promise.reject(new TroupeError('EATO', `a broadcast needs ${min} pool(s) and ${targets.length} are connected`))
     if (targets.length === 0) return Promise.resolve([])
     if (this.#active >= MAX_BROADCASTS) return Promise.reject(new TroupeError('EREJECTED', `${MAX_BROADCASTS} broadcasts are already running`))
@@ -81,7 +76,6 @@ export class Broadcasts {
         }
       }
       b.timer = this.#clock.setTimer(timeoutMs, () => this.#expire(b, `no answer within the broadcast timeout of ${timeoutMs} ms`))
-      signal?.addEventListener('abort', () => this.#expire(b, 'the caller gave up'), { once: true })
     })
   }
 
@@ -92,7 +86,7 @@ export class Broadcasts {
 
   failed(target: CastTarget, id: number, err: WireError): void {
     const run = this.#take(target, id)
-    if (run !== undefined) this.#settle(run, { worker: target.id, ok: false, err })
+    if (run !== undefined) this.#settle(run, { worker: target.id, ok: false, err: outcomeError(err) })
   }
 
   barrier(target: CastTarget, id: number, name: string): void {
@@ -140,6 +134,7 @@ export class Broadcasts {
   }
 
   #expire(b: Broadcast, why: string): void {
+    b.timer = undefined
     for (const run of b.runs) {
       if (b.outcomes[run.index] !== undefined) continue
       this.#runs.delete(run.id)
@@ -156,4 +151,13 @@ export class Broadcasts {
     this.#active--
     b.finish(b.outcomes as WireOutcome[])
   }
+}
+
+/**
+ * An outcome's error is `ETASK`, `ETO` or `EWORKERLOST` (API.md §5); anything else that kept a
+ * pool from answering (`ENOTASK`, `EFRAME`, ...) is that pool's `ETASK`, its own code kept as `remoteCode`.
+ */
+function outcomeError(err: WireError): WireError {
+  if (err.code === 'ETASK' || err.code === 'ETO' || err.code === 'EWORKERLOST') return err
+  return { ...err, code: 'ETASK', remoteCode: err.remoteCode ?? err.code }
 }

@@ -9,11 +9,10 @@ import { EventEmitter } from 'eventemitter3'
 import { setMaxListeners } from 'node:events'
 import type { Timer } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
-import { Kind, fromWireError, type Envelope } from '../lib/envelope.js'
+import { Kind, fromWireError, type Envelope, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError, configError, isErrorCode } from '../lib/errors.js'
 import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
-import type { WireOutcome } from './broadcasts.js'
 import { MANAGER_ACTOR, hostNodeActor, type ManagerRequest, type SysMsgTarget } from './control.js'
 import type { Everyone, Job, JobClass, Outcome, ReportLine } from './job.js'
 import type { ManagerStats } from './manager.js'
@@ -123,6 +122,14 @@ interface Call {
 }
 
 const DEFAULT_BROADCAST_TIMEOUT_MS = 30_000
+/** How long past its timeout a broadcast may take to come back (the manager's answer is on its way). */
+const BROADCAST_GRACE_MS = 5000
+
+/** A broadcast waiting for the manager's `BroadcastDone`. Not re-sent after a reconnect: it is not idempotent. */
+interface PendingBroadcast {
+  resolve(outcomes: Outcome<unknown>[]): void
+  reject(err: TroupeError): void
+}
 const DEFAULT_RETRY_ATTEMPTS = 10
 const DEFAULT_RETRY_DELAY_MS = 100
 const DEFAULT_EACH_CONCURRENCY = 1024
@@ -136,6 +143,8 @@ export class Client extends EventEmitter<ClientEvents> {
   readonly #retryAttempts: number
   readonly #retryDelayMs: number
   #nextId = 1
+  readonly #broadcasts = new Map<number, PendingBroadcast>()
+  #nextBroadcastId = 1
   #closing: Promise<void> | undefined
 
   private constructor(system: ActorSystem, retryAttempts: number, retryDelayMs: number) {
@@ -426,6 +435,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   #failAll(err: TroupeError): void {
     for (const call of [...this.#calls.values()]) this.#settle(call, err)
+    this.#failBroadcasts(err)
+  }
+
+  #failBroadcasts(err: TroupeError): void {
+    for (const pending of [...this.#broadcasts.values()]) pending.reject(err)
   }
 
   // ---- the connection --------------------------------------------------------------------------
@@ -444,6 +458,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   #disconnected(why: TroupeError): void {
     for (const call of this.#calls.values()) call.sent = false
+    this.#failBroadcasts(new TroupeError('ECLOSED', `lost the manager during a broadcast: ${why.message}`, { cause: why }))
     this.emit('disconnected', why)
   }
 
@@ -470,6 +485,12 @@ export class Client extends EventEmitter<ClientEvents> {
         else this.#settle(call, fromWireError(env.err))
         return true
       }
+      case Kind.BroadcastDone:
+        this.#broadcasts.get(env.id)?.resolve(env.outcomes.map(toOutcome))
+        return true
+      case Kind.BroadcastFailed:
+        this.#broadcasts.get(env.id)?.reject(fromWireError(env.err))
+        return true
       case Kind.Progress: {
         const onProgress = this.#calls.get(env.id)?.onProgress
         try {
@@ -497,19 +518,36 @@ export class Client extends EventEmitter<ClientEvents> {
     })
   }
 
-  async #broadcast(name: string, input: unknown, options: BroadcastOptions | undefined): Promise<Outcome<unknown>[]> {
+  #broadcast(name: string, input: unknown, options: BroadcastOptions | undefined): Promise<Outcome<unknown>[]> {
     const o = optionsObject('options', options ?? {})
     const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
     const min = integerOption('min', o.min, 1, 0)
     const signal = signalOption('signal', o.signal)
+    if (signal?.aborted === true) return Promise.reject(new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason }))
     const body = encodeValue(input)
-    const wire = (await this.#control({ op: 'broadcast', name, body, timeoutMs, min }, signal)) as WireOutcome[]
-    return wire.map((w): Outcome<unknown> => {
-      if (!w.ok) return { worker: w.worker, ok: false, error: fromWireError(w.err) }
+    const peer = this.#link.peer
+    if (peer === undefined || this.#closing !== undefined) return Promise.reject(new TroupeError('ECLOSED', 'not connected to the manager'))
+    const id = this.#nextBroadcastId++
+    return new Promise((resolve, reject) => {
+      const clock = this.#system.clock
+      const end = (): void => {
+        this.#broadcasts.delete(id)
+        clock.clearTimer(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const onAbort = (): void => pending.reject(new TroupeError('EABORT', 'aborted by the caller', { cause: signal?.reason }))
+      const pending: PendingBroadcast = {
+        resolve: (outcomes) => (end(), resolve(outcomes)),
+        reject: (err) => (end(), reject(err)),
+      }
+      // the manager answers by timeoutMs; this bounds a manager that never does
+      const timer = clock.setTimer(timeoutMs + BROADCAST_GRACE_MS, () => pending.reject(new TroupeError('ECSTO', `no answer to the broadcast within ${timeoutMs + BROADCAST_GRACE_MS} ms`)))
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#broadcasts.set(id, pending)
       try {
-        return { worker: w.worker, ok: true, value: decodeValue(w.body), ms: w.ms }
+        peer.send({ k: Kind.Broadcast, id, name, body, timeoutMs, min })
       } catch (err) {
-        return { worker: w.worker, ok: false, error: err as TroupeError }
+        pending.reject(err as TroupeError) // EFRAME: the input does not fit a frame
       }
     })
   }
@@ -525,5 +563,15 @@ export class Client extends EventEmitter<ClientEvents> {
       if (e.code === 'ETASK' && isErrorCode(e.remoteCode)) throw new TroupeError(e.remoteCode, e.message, { cause: e })
       throw e
     }
+  }
+}
+
+/** A pool's answer as the caller sees it: the result decoded, or the error rebuilt. */
+function toOutcome(w: WireOutcome): Outcome<unknown> {
+  if (!w.ok) return { worker: w.worker, ok: false, error: fromWireError(w.err) }
+  try {
+    return { worker: w.worker, ok: true, value: decodeValue(w.body), ms: w.ms }
+  } catch (err) {
+    return { worker: w.worker, ok: false, error: err as TroupeError }
   }
 }

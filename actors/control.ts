@@ -17,8 +17,6 @@ export type ManagerRequest =
   | { op: 'join'; capacity: number; prioritySlots: Record<string, number> | undefined; allowEval: boolean }
   | { op: 'stats' }
   | { op: 'sysmsg'; to: SysMsgTarget; msg: unknown }
-  /** Casts `name` to every connected pool; the reply is one `WireOutcome` per pool. */
-  | { op: 'broadcast'; name: string; body: Uint8Array; timeoutMs: number; min: number }
   /** Replies once `count` pools are connected (with their number), or fails `EATO` after `timeoutMs`. */
   | { op: 'awaitPools'; count: number; timeoutMs: number }
 

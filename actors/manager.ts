@@ -15,6 +15,7 @@ import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import type { PoolAssignment, PoolCast } from './pool-core.js'
 import { slotRanges, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
+import type { ActorContext } from './actor.js'
 import { ActorSystem } from './system.js'
 
 const debug = debuglog('troupe')
@@ -132,7 +133,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       peerClosed: (peer) => manager.#peerClosed(peer),
     })
     // overlap: a broadcast or a system message waits on pools, and must not hold up a pool's join
-    system.spawn(MANAGER_ACTOR, (request: ManagerRequest, ctx) => manager.#control(request, ctx.from, ctx.signal), { overlap: true })
+    system.spawn(MANAGER_ACTOR, (request: ManagerRequest, ctx) => manager.#control(request, ctx), { overlap: true })
     try {
       for (const url of urls) manager.#addresses.push(await system.listen(url, o))
     } catch (err) {
@@ -275,6 +276,19 @@ export class Manager extends EventEmitter<ManagerEvents> {
         if (client !== undefined) d.withdraw(client, env.id)
         break
       }
+      case Kind.Broadcast: {
+        const { id } = env
+        // the body goes out to the pools at once, before the frame's buffer is reused
+        const failed = (err: TroupeError): void => void peer.send({ k: Kind.BroadcastFailed, id, err: toWireError(err) })
+        this.#broadcasts.start([...this.#castTargets.values()], env.name, env.body, env.timeoutMs, env.min).then((outcomes) => {
+          try {
+            peer.send({ k: Kind.BroadcastDone, id, outcomes })
+          } catch (err) {
+            failed(err as TroupeError) // EFRAME: the outcomes together do not fit a frame
+          }
+        }, failed)
+        return true
+      }
       case Kind.CastDone:
       case Kind.CastFailed:
       case Kind.Barrier: {
@@ -348,7 +362,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
     })
   }
 
-  #control(request: ManagerRequest, from: string | undefined, signal: AbortSignal | undefined): unknown {
+  // `ctx` is read before any await: with overlap, it moves on to the next message
+  #control(request: ManagerRequest, ctx: ActorContext): unknown {
+    const from = ctx.from
     switch (request?.op) {
       case 'join': {
         const peer = from === undefined ? undefined : this.#peersById.get(from)
@@ -367,14 +383,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
         return this.stats()
       case 'sysmsg':
         return this.#deliverSysMsg(request.msg, request.to, from ?? this.id)
-      case 'broadcast': {
-        if (typeof request.name !== 'string' || !(request.body instanceof Uint8Array)) throw new TroupeError('ECONFIG', 'a broadcast needs a name and an encoded body')
-        const timeoutMs = integerOption('timeout', request.timeoutMs, 30_000, 1)
-        const min = integerOption('min', request.min, 1, 0)
-        return this.#broadcasts.start([...this.#castTargets.values()], request.name, request.body, timeoutMs, min, signal)
-      }
       case 'awaitPools':
-        return this.#awaitPools(integerOption('workers', request.count, 1, 0), integerOption('timeout', request.timeoutMs, 30_000, 1), signal)
+        return this.#awaitPools(integerOption('workers', request.count, 1, 0), integerOption('timeout', request.timeoutMs, 30_000, 1), ctx.signal)
       default:
         throw new TroupeError('ECONFIG', `unknown manager request ${JSON.stringify((request as { op?: unknown })?.op)}`)
     }

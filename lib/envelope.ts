@@ -43,6 +43,9 @@ export const Kind = {
   CastFailed: 20,
   Barrier: 21,
   Release: 22,
+  Broadcast: 23,
+  BroadcastDone: 24,
+  BroadcastFailed: 25,
 } as const
 export type Kind = (typeof Kind)[keyof typeof Kind]
 
@@ -128,11 +131,24 @@ export interface Barrier { k: typeof Kind.Barrier; id: number; name: string }
 /** Downward (manager → pool → process): every run of the broadcast reached barrier `name`; go on. */
 export interface Release { k: typeof Kind.Release; id: number; name: string }
 
+/** One pool's answer in `BroadcastDone`: its result (`body`, `ms`) or its error. */
+export type WireOutcome =
+  | { worker: string; ok: true; body: Uint8Array; ms: number }
+  | { worker: string; ok: false; err: WireError }
+
+/** Client → manager: run `__task` (or `Class.__method`) `name` on every connected pool. `id` is the client's. */
+export interface Broadcast { k: typeof Kind.Broadcast; id: number; name: string; body: Uint8Array; timeoutMs: number; min: number }
+/** Manager → client: one outcome per pool for broadcast `id`. */
+export interface BroadcastDone { k: typeof Kind.BroadcastDone; id: number; outcomes: WireOutcome[] }
+/** Manager → client: broadcast `id` did not start (`EATO`: fewer than `min` pools, `EREJECTED`: too many broadcasts). */
+export interface BroadcastFailed { k: typeof Kind.BroadcastFailed; id: number; err: WireError }
+
 export type Envelope =
   | Hello | Auth | Ping | Pong | Bye
   | Ask | Tell | Reply | Fail | Cancel
   | Submit | Withdraw | Assign | Revoke | Done | Failed | Progress | PoolState
   | Cast | CastDone | CastFailed | Barrier | Release
+  | Broadcast | BroadcastDone | BroadcastFailed
 
 // ---------------------------------------------------------------------------------------------
 // encoding: one function per kind writes `[k, ...fields]`, every field present (null if absent)
@@ -207,6 +223,19 @@ const ENCODE: Encoders = {
   [Kind.CastFailed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
   [Kind.Barrier]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.text(e.name) },
   [Kind.Release]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.text(e.name) },
+  [Kind.Broadcast]: (e) => {
+    w.array(6); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.timeoutMs); w.number(e.min)
+  },
+  [Kind.BroadcastDone]: (e) => {
+    w.array(3); w.number(e.k); w.number(e.id)
+    w.array(e.outcomes.length)
+    for (const o of e.outcomes) {
+      // [worker, true, body, ms] or [worker, false, error, 0]
+      w.array(4); w.text(o.worker); w.boolean(o.ok)
+      if (o.ok) { w.bytes(o.body); w.number(o.ms) } else { wireError(o.err); w.number(0) }
+    }
+  },
+  [Kind.BroadcastFailed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
 }
 
 /** Encodes an envelope into a fresh view of a shared slab (never overwritten later). */
@@ -254,11 +283,17 @@ export class EnvelopeError extends TroupeError {
   }
 }
 
-/** The kind of the frame at `start` of `buf` without decoding it (kinds are all < 24, so one byte after the array head). */
+/**
+ * The kind of the frame at `start` of `buf` without decoding it: the array head (one byte, as
+ * no kind has 24 fields), then the kind as a CBOR uint of one byte (< 24) or two (0x18, n).
+ */
 export function peekKind(buf: Uint8Array, start = 0, end = buf.length): number {
   if (end - start < 2) return -1
   const head = buf[start] as number
-  return (head & 0xe0) === 0x80 && (head & 0x1f) < 24 ? (buf[start + 1] as number) : -1
+  if ((head & 0xe0) !== 0x80 || (head & 0x1f) >= 24) return -1
+  const kind = buf[start + 1] as number
+  if (kind < 24) return kind
+  return kind === 0x18 && end - start >= 3 ? (buf[start + 2] as number) : -1
 }
 
 /**
@@ -308,6 +343,11 @@ class FieldReader extends CborReader {
 
   reqError(): WireError {
     this.#required()
+    return this.error()
+  }
+
+  /** An error, not counted as a field (one inside an outcome). */
+  error(): WireError {
     const n = this.array()
     if (n < 2) throw new CborError('error needs a code and a message')
     const code = this.text()
@@ -319,6 +359,22 @@ class FieldReader extends CborReader {
     if (optional(5)) err.data = this.bytes()
     for (let i = 6; i < n; i++) this.skip()
     return err
+  }
+
+  reqOutcomes(): WireOutcome[] {
+    this.#required()
+    const n = this.array()
+    const outcomes: WireOutcome[] = []
+    for (let i = 0; i < n; i++) {
+      if (this.array() !== 4) throw new CborError('an outcome is [worker, ok, body or error, ms]')
+      const worker = this.text()
+      if (this.boolean()) outcomes.push({ worker, ok: true, body: this.bytes(), ms: this.number() })
+      else {
+        outcomes.push({ worker, ok: false, err: this.error() })
+        this.number()
+      }
+    }
+    return outcomes
   }
 
   optUint(): number | undefined {
@@ -381,6 +437,9 @@ const DECODE: Decoders = {
   [Kind.CastFailed]: (r) => ({ k: Kind.CastFailed, id: r.reqUint(), err: r.reqError() }),
   [Kind.Barrier]: (r) => ({ k: Kind.Barrier, id: r.reqUint(), name: r.reqText() }),
   [Kind.Release]: (r) => ({ k: Kind.Release, id: r.reqUint(), name: r.reqText() }),
+  [Kind.Broadcast]: (r) => ({ k: Kind.Broadcast, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), timeoutMs: r.reqUint(), min: r.reqUint() }),
+  [Kind.BroadcastDone]: (r) => ({ k: Kind.BroadcastDone, id: r.reqUint(), outcomes: r.reqOutcomes() }),
+  [Kind.BroadcastFailed]: (r) => ({ k: Kind.BroadcastFailed, id: r.reqUint(), err: r.reqError() }),
 }
 
 /**

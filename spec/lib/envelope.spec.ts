@@ -35,6 +35,15 @@ export const EXAMPLES: Envelope[] = [
   { k: Kind.CastFailed, id: 4, err: { code: 'EWORKERLOST', message: 'gone' } },
   { k: Kind.Barrier, id: 4, name: 'mid' },
   { k: Kind.Release, id: 4, name: 'mid' },
+  { k: Kind.Broadcast, id: 9, name: '__hello', body: encodeValue('ann'), timeoutMs: 500, min: 1 },
+  {
+    k: Kind.BroadcastDone, id: 9, outcomes: [
+      { worker: 'p1', ok: true, body: encodeValue('hi'), ms: 1.5 },
+      { worker: 'p2', ok: false, err: { code: 'ETO', message: 'late' } },
+    ],
+  },
+  { k: Kind.BroadcastDone, id: 10, outcomes: [] },
+  { k: Kind.BroadcastFailed, id: 9, err: { code: 'EATO', message: 'no pools' } },
 ]
 
 /** Byte strings as hex and absent fields dropped, so Buffer and Uint8Array views compare equal. */
@@ -48,7 +57,9 @@ t.test('every kind round-trips', () => {
   const kinds = new Set(EXAMPLES.map((e) => e.k))
   assert.equal([...kinds].sort((a, b) => a - b), Object.values(Kind).sort((a, b) => a - b), 'an example for every kind')
   for (const env of EXAMPLES) {
-    assert.equal(plain(readEnvelope(encodeEnvelope(env).slice())), plain(env), `kind ${env.k}`)
+    const frame = encodeEnvelope(env).slice()
+    assert.equal(plain(readEnvelope(frame)), plain(env), `kind ${env.k}`)
+    assert.is(peekKind(frame), env.k, `peekKind of kind ${env.k}`)
   }
 })
 
@@ -105,7 +116,7 @@ t.test('an unknown error code from a peer becomes EPROTO', () => {
 
 t.test('an unknown kind with an id is reported with that id, so it can be answered', () => {
   try {
-    readEnvelope(cborxEncode([23, 77, 'x']))
+    readEnvelope(cborxEncode([99, 77, 'x']))
     assert.unreachable()
   } catch (err) {
     assert.instance(err, EnvelopeError)
