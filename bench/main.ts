@@ -12,7 +12,7 @@ import { askInProcess, askOverMemory, askOverTcp } from './actors.js'
 import { startServer, stopServers } from './children.js'
 import { askFrameBytes, cborxAlone, envelopeRoundTrip } from './codec.js'
 import type { Figure, LoopOptions } from './measure.js'
-import { functionCall, tcpEcho } from './raw.js'
+import { functionCall, socketpairEcho, tcpEcho } from './raw.js'
 import { processPool, queuedMemory, taskOverMemory, taskOverTcp, tcpGrid } from './grid.js'
 import { broadcastOverMemory, broadcastOverTcp } from './broadcast.js'
 
@@ -50,12 +50,13 @@ const specs: Spec[] = [
   { name: 'ask.mem.c256', baseline: 'call.inproc.c256', run: (l) => askOverMemory(l(256)) },
   { name: 'tcp.echo.c1', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 1, l(1)) },
   { name: 'tcp.echo.c256', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
+  { name: 'pair.echo.c256', baseline: null, run: (l) => socketpairEcho(askFrameBytes(), 256, l(256)) },
   { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
   { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
   { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => taskOverTcp(await grid(), l(1)) },
   { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => taskOverTcp(await grid(), l(256)) },
   { name: 'task.mem.c256', baseline: 'call.inproc.c256', run: (l) => taskOverMemory(l(256)) },
-  { name: 'task.process.c256', baseline: 'tcp.echo.c256', run: (l) => processPool(l(256)) },
+  { name: 'task.process.c256', baseline: 'pair.echo.c256', run: (l) => processPool(l(256)) },
   { name: 'broadcast.mem.8', baseline: null, run: (l) => broadcastOverMemory(8, l(1)) },
   { name: 'broadcast.tcp.4', baseline: 'task.tcp.c1', p50Ratio: true, run: (l) => broadcastOverTcp(4, l(1)) },
   { name: 'queue.100k', baseline: null, run: () => queuedMemory() },

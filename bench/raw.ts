@@ -3,6 +3,7 @@
  * call, and a plain TCP echo of the same number of bytes as one of our frames, both one at a
  * time (c1) and pipelined with every reply answered by one write of as many new messages.
  */
+import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { Latencies, closedLoop, sleep, type LoopOptions } from './measure.js'
 
@@ -23,7 +24,25 @@ async function open(address: string): Promise<Socket> {
  * Validates first that the echo returns exactly what was sent.
  */
 export async function tcpEcho(address: string, messageBytes: number, outstanding: number, options: LoopOptions) {
-  const socket = await open(address)
+  return echoLoop(await open(address), messageBytes, outstanding, options)
+}
+
+/**
+ * The same over a socketpair to a child process that echoes its fd 3: the raw cost of the
+ * channel between a pool and its processes.
+ */
+export async function socketpairEcho(messageBytes: number, outstanding: number, options: LoopOptions) {
+  const child = spawn(process.execPath, ['-e', "const s = new (require('node:net').Socket)({ fd: 3, readable: true, writable: true }); s.on('error', () => process.exit(0)); s.pipe(s)"], {
+    stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+  })
+  try {
+    return await echoLoop(child.stdio[3] as Socket, messageBytes, outstanding, options)
+  } finally {
+    child.kill()
+  }
+}
+
+async function echoLoop(socket: Socket, messageBytes: number, outstanding: number, options: LoopOptions) {
   const message = Buffer.alloc(messageBytes, 7)
   await validateEcho(socket, message)
   const sentAt = new Float64Array(outstanding * 2 + 1024) // FIFO of send times; TCP keeps order
@@ -81,5 +100,5 @@ async function validateEcho(socket: Socket, message: Buffer): Promise<void> {
     socket.on('data', onData)
     socket.write(message)
   })
-  if (!got.equals(message)) throw new Error('raw TCP echo returned different bytes')
+  if (!got.equals(message)) throw new Error('raw echo returned different bytes')
 }
