@@ -158,7 +158,21 @@ for (const scheme of schemes) {
   t.run()
 }
 
-const t = suite('broadcast: losing a pool')
+const t = suite('broadcast: losing a pool, standalone pools')
+
+t.test('a standalone pool answers a broadcast and runs a job like a connected one', async () => {
+  const { WorkerPool } = await import('../../index.js')
+  const pool = await WorkerPool.start({ listen: 'mem://broadcast-standalone', tasks: JOBS, mode: 'inline' })
+  t.cleanup(() => pool.close())
+  const g = new Grid(t, 'mem')
+  const client = await g.client({}, pool.address)
+  const [hello] = await client.broadcast<string>('__hello', 'solo')
+  assert.is(hello?.worker, pool.id)
+  assert.ok(hello?.ok)
+  const { value, reports } = await client.job(Survey, { workers: 1 }).run()
+  assert.equal(value, [2])
+  assert.equal(reports.map((r) => [r.worker, r.message]), [[pool.id, 'counted a'], [pool.id, 'counted b']])
+})
 
 t.test('a pool process killed mid-broadcast is EWORKERLOST; the broadcast still resolves before its timeout', async () => {
   const g = new Grid(t, 'tcp')
