@@ -1,8 +1,9 @@
 /**
  * The grid's control plane rides on the actor core: a manager hosts the actor `troupe.manager`
- * (join, stats, system messages), and every pool and client hosts `troupe.node` (receiving
- * system messages). An ask's reply is the acknowledgement, so "resolves when every recipient
- * has it" is an ask to each recipient. Tasks themselves use their own envelope kinds.
+ * (join, stats, system messages, waiting for pools), and every pool and client hosts
+ * `troupe.node` (receiving system messages). An ask's reply is the acknowledgement, so
+ * "resolves when every recipient has it" is an ask to each recipient. Tasks and broadcasts
+ * use their own envelope kinds.
  */
 import type { ActorSystem } from './system.js'
 

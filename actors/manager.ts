@@ -132,7 +132,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       peerOpened: (peer) => manager.#peersById.set(peer.id, peer),
       peerClosed: (peer) => manager.#peerClosed(peer),
     })
-    // overlap: a broadcast or a system message waits on pools, and must not hold up a pool's join
+    // overlap: awaiting pools or a system message's acks must not hold up a pool's join
     system.spawn(MANAGER_ACTOR, (request: ManagerRequest, ctx) => manager.#control(request, ctx), { overlap: true })
     try {
       for (const url of urls) manager.#addresses.push(await system.listen(url, o))
