@@ -17,8 +17,15 @@ const { config, key } = isMainThread
   : (workerData as { config: ChildConfig; key: string })
 
 let transport: Transport | undefined
+// Reports made before `openDialed` resolves: the pool may assign work in the same chunk as its
+// last handshake frame, and a task can finish within that turn. Bounded by what the pool may
+// assign one worker at once (its share of the pool's capacity).
+const early: Envelope[] = []
 
-const send = (env: Envelope): void => void transport?.send(encodeEnvelope(env))
+const send = (env: Envelope): void => {
+  if (transport === undefined) early.push(env)
+  else transport.send(encodeEnvelope(env))
+}
 const executor = new TaskExecutor(
   new TaskRunner(await loadTasks(config.tasks), config.allowEval),
   {
@@ -52,3 +59,4 @@ transport = await openDialed(link, {
   heartbeat: false,
   handshakeTimeoutMs: 10_000,
 }, sink)
+for (const env of early.splice(0)) send(env)
