@@ -8,6 +8,7 @@
 import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
+import { IdTable } from '../lib/id-table.js'
 import type { Worker, WorkerEvents } from './workers.js'
 
 /** Where outcomes and capacity changes go. Never called synchronously from `assign()`. */
@@ -67,8 +68,12 @@ export class PoolCore {
   readonly #upstream: PoolUpstream
   readonly #slots: Slot[]
   readonly #perWorker: number
-  readonly #runs = new Map<number, Run>() // by local id
-  readonly #byUpstream = new Map<number, Run>()
+  // runs by local id and by upstream id: both are sequential, so tables by id rather than Maps,
+  // which churn the young generation at one insert and one delete per task (lib/id-table.ts)
+  readonly #runs = new IdTable<Run>()
+  readonly #byUpstream = new IdTable<Run>()
+  // runs that timed out (or were abandoned) and have not ended: they still hold their slot
+  #stuck = 0
   #nextLocal = 1
   #reportedCapacity: number
   #whenIdle: (() => void)[] = []
@@ -105,9 +110,7 @@ export class PoolCore {
   get capacity(): number {
     let alive = 0
     for (const slot of this.#slots) if (slot.worker !== undefined) alive++
-    let stuck = 0
-    for (const run of this.#runs.values()) if (run.timedOut) stuck++
-    return Math.max(0, Math.min(this.#o.capacity, alive * this.#perWorker) - stuck)
+    return Math.max(0, Math.min(this.#o.capacity, alive * this.#perWorker) - this.#stuck)
   }
 
   assign(a: PoolAssignment): void {
@@ -132,11 +135,11 @@ export class PoolCore {
 
   /** Aborts every run and forgets them upstream (the manager connection is gone). */
   abandonAll(reason: TroupeError): void {
-    for (const run of this.#byUpstream.values()) {
+    for (const run of this.#byUpstream.drain()) {
       run.timedOut = true // nothing more goes upstream for it
+      this.#stuck++
       run.slot.worker?.abort(run.localId, reason)
     }
-    this.#byUpstream.clear()
   }
 
   /** Resolves once nothing runs. */
@@ -150,7 +153,8 @@ export class PoolCore {
     this.#closed = true
     const { clock } = this.#o
     for (const slot of this.#slots) clock.clearTimer(slot.respawnTimer)
-    for (const run of this.#runs.values()) {
+    for (const id of this.#runs.ids()) {
+      const run = this.#runs.get(id) as Run
       clock.clearTimer(run.runTimer)
       clock.clearTimer(run.killTimer)
     }
@@ -169,7 +173,8 @@ export class PoolCore {
   #timedOut(run: Run, ms: number): void {
     run.runTimer = undefined
     run.timedOut = true
-    this.#byUpstream.delete(run.upstreamId)
+    this.#stuck++
+    this.#byUpstream.take(run.upstreamId)
     const err = new TroupeError('ETO', `the task ran longer than its runTimeout of ${ms} ms`)
     run.slot.worker?.abort(run.localId, err)
     this.#upstream.failed(run.upstreamId, { code: 'ETO', message: err.message })
@@ -183,15 +188,16 @@ export class PoolCore {
 
   /** A run ended one way or another; true when it should still be reported upstream. */
   #end(localId: number): Run | undefined {
-    const run = this.#runs.get(localId)
+    const run = this.#runs.take(localId)
     if (run === undefined) return undefined
-    this.#runs.delete(localId)
     run.slot.running--
     this.#o.clock.clearTimer(run.runTimer)
     this.#o.clock.clearTimer(run.killTimer)
-    if (run.timedOut) this.#capacityChanged()
-    else this.#byUpstream.delete(run.upstreamId)
-    if (this.#runs.size === 0) for (const resolve of this.#whenIdle.splice(0)) resolve()
+    if (run.timedOut) {
+      this.#stuck--
+      this.#capacityChanged()
+    } else this.#byUpstream.take(run.upstreamId)
+    if (this.#runs.size === 0 && this.#whenIdle.length > 0) for (const resolve of this.#whenIdle.splice(0)) resolve()
     return run.timedOut ? undefined : run
   }
 
@@ -221,7 +227,8 @@ export class PoolCore {
 
   #exited(slot: Slot, why: string): void {
     slot.worker = undefined
-    for (const run of [...this.#runs.values()]) {
+    for (const id of this.#runs.ids()) {
+      const run = this.#runs.get(id) as Run
       if (run.slot !== slot) continue
       const lost = this.#end(run.localId)
       if (lost !== undefined) this.#upstream.failed(lost.upstreamId, { code: 'EWORKERLOST', message: `the worker running it exited: ${why}` })
