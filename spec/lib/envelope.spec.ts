@@ -131,6 +131,17 @@ t.test('wrong types, missing fields and trailing bytes are EPROTO', () => {
   }
 })
 
+t.test('short names come from a small cache: every distinct name still reads back right', () => {
+  const name = (id: number, n: string) => (readEnvelope(encodeEnvelope({ k: Kind.Submit, id, name: n, body, priority: 0 })) as { name: string }).name
+  // a thousand names share 256 cache slots: collisions must give the right string, never a neighbour
+  const names = Array.from({ length: 1000 }, (_, i) => `task-${i}`)
+  for (const n of [...names, ...names]) assert.is(name(1, n), n)
+  assert.is(name(1, 'x'.repeat(32)), 'x'.repeat(32))
+  assert.is(name(1, 'x'.repeat(33)), 'x'.repeat(33))
+  assert.is(name(1, 'größe'), 'größe')
+  assert.is(name(1, ''), '')
+})
+
 t.test('peekKind reads the kind without decoding, and -1 for what is not an envelope', () => {
   assert.is(peekKind(encodeEnvelope({ k: Kind.Ping })), Kind.Ping)
   assert.is(peekKind(Uint8Array.of(0x01)), -1)
