@@ -436,7 +436,8 @@ export class Dispatcher {
   /** Hands queued tasks to pools while any can take one, highest priority first. */
   #dispatch(): void {
     for (;;) {
-      if (!this.#anyFreeSlot()) return
+      // runs after every outcome: an empty queue must not cost the heads() array
+      if (this.#queue.size === 0 || !this.#anyFreeSlot()) return
       let started = false
       for (const run of this.#queue.heads()) {
         const pool = this.#pick(run)
