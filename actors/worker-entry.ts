@@ -5,7 +5,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { systemClock } from '../lib/clock.js'
-import { Kind, encodeEnvelope, readEnvelope, type Envelope } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, readEnvelope, type Envelope } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { PortLink, openDialed, parentChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
 import { TaskExecutor } from './task-executor.js'
@@ -23,8 +23,12 @@ let transport: Transport | undefined
 const early: Envelope[] = []
 
 const send = (env: Envelope): void => {
-  if (transport === undefined) early.push(env)
-  else transport.send(encodeEnvelope(env))
+  if (transport === undefined) {
+    early.push(env)
+    return
+  }
+  const frame = encodeEnvelopeRange(env)
+  transport.send(frame.buf, frame.start, frame.end)
 }
 const executor = new TaskExecutor(
   new TaskRunner(await loadTasks(config.tasks), config.allowEval),

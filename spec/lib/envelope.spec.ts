@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { decode as cborxDecode, encode as cborxEncode } from 'cbor-x'
 import * as assert from 'uvu/assert'
 import { decodeValue, encodeTransient, encodeValue } from '../../lib/codec.js'
-import { EnvelopeError, Kind, encodeAsk, encodeEnvelope, encodeReply, encodeTell, peekKind, readEnvelope, type Envelope } from '../../lib/envelope.js'
+import { EnvelopeError, Kind, encodeAsk, encodeEnvelope, encodeEnvelopeRange, encodeReply, encodeTell, peekKind, readEnvelope, type Envelope } from '../../lib/envelope.js'
 import { TroupeError } from '../../lib/errors.js'
 import { suite } from '../harness.js'
 
@@ -77,6 +77,17 @@ t.test('asks, tells and replies encoded from parts are the same bytes, read back
     assert.is(peekKind(padded, 7, 7 + bytes.length), env.k)
     assert.equal(plain(readEnvelope(padded, 7, 7 + bytes.length)), plain(env), `kind ${env.k} from a range`)
   }
+})
+
+t.test('every kind encoded as a range is the same bytes as its view, and stays put after later encodes', () => {
+  const ranges = EXAMPLES.map((env) => {
+    const { buf, start, end } = encodeEnvelopeRange(env)
+    return { buf, start, end } // the writer moves on; the range read now must keep its bytes
+  })
+  EXAMPLES.forEach((env, i) => {
+    const { buf, start, end } = ranges[i]!
+    assert.equal(buf.slice(start, end), encodeEnvelope(env).slice(), `kind ${env.k}`)
+  })
 })
 
 t.test('views handed out are never overwritten by later encodes', () => {
