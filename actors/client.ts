@@ -11,6 +11,7 @@ import type { Timer } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
 import { Kind, fromWireError, type Envelope, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError, configError, isErrorCode } from '../lib/errors.js'
+import { IdTable } from '../lib/id-table.js'
 import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
 import { MANAGER_ACTOR, hostNodeActor, type ManagerRequest, type SysMsgTarget } from './control.js'
@@ -137,7 +138,9 @@ const DEFAULT_EACH_CONCURRENCY = 1024
 export class Client extends EventEmitter<ClientEvents> {
   readonly #system: ActorSystem
   #link!: Reconnector
-  readonly #calls = new Map<number, Call>()
+  // open calls by id; ids are sequential, so a table by id rather than a Map, which churns the
+  // young generation at one insert and one delete per call (lib/id-table.ts)
+  readonly #calls = new IdTable<Call>()
   // calls waiting to be sent (no connection, or the connection was congested)
   readonly #outbox = new RingBuffer<Call>()
   readonly #retryAttempts: number
@@ -423,7 +426,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** The only exit of a call; false when it had already ended. */
   #settle(call: Call, err: TroupeError | null, value?: unknown): boolean {
     if (this.#calls.get(call.id) !== call) return false
-    this.#calls.delete(call.id)
+    this.#calls.take(call.id)
     const { clock } = this.#system
     clock.clearTimer(call.timer)
     clock.clearTimer(call.retryTimer)
@@ -433,8 +436,13 @@ export class Client extends EventEmitter<ClientEvents> {
     return true
   }
 
+  /** The open calls in the order they were made (a copy: safe to settle while iterating). */
+  #openCalls(): Call[] {
+    return this.#calls.ids().sort((a, b) => a - b).map((id) => this.#calls.get(id) as Call)
+  }
+
   #failAll(err: TroupeError): void {
-    for (const call of [...this.#calls.values()]) this.#settle(call, err)
+    for (const call of this.#openCalls()) this.#settle(call, err)
     this.#failBroadcasts(err)
   }
 
@@ -447,9 +455,10 @@ export class Client extends EventEmitter<ClientEvents> {
   #connected(peer: Peer): void {
     peer.onDrain = () => this.#flush()
     // everything still open goes (again): queued calls in order, then the rest by id
-    for (const call of this.#calls.values()) call.sent = false
+    const open = this.#openCalls()
+    for (const call of open) call.sent = false
     this.#outbox.drain()
-    for (const call of this.#calls.values()) if (call.retryTimer === undefined) this.#outbox.push(call)
+    for (const call of open) if (call.retryTimer === undefined) this.#outbox.push(call)
     queueMicrotask(() => {
       this.emit('connected')
       this.#flush()
@@ -457,7 +466,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   #disconnected(why: TroupeError): void {
-    for (const call of this.#calls.values()) call.sent = false
+    for (const call of this.#openCalls()) call.sent = false
     this.#failBroadcasts(new TroupeError('ECLOSED', `lost the manager during a broadcast: ${why.message}`, { cause: why }))
     this.emit('disconnected', why)
   }

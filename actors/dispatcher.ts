@@ -9,6 +9,7 @@
  */
 import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
+import { IdTable } from '../lib/id-table.js'
 import { fitsSlots, lessLoaded, rangeOf, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
 import { TaskQueue, type Queued } from './task-queue.js'
 import { EVAL_TASK } from './tasks.js'
@@ -66,26 +67,34 @@ interface Waiter {
 /** Payloads up to this size wait in the queue packed into a string (see `Execution.park`). */
 const PACKED_BODY_BYTES = 1024
 
+/** What few tasks set: kept out of line so a plain queued task does not carry three empty fields. */
+interface Extra {
+  runTimeoutMs: number | undefined
+  key: string | undefined
+  assignTimer: Timer | undefined
+}
+
+// Execution state packed into one small integer: two flags and the attempt count.
+const QUEUED = 1
+const REVOKED = 2
+const ATTEMPT = 4
+
 /**
  * One run of a task, with every caller waiting on it. It is also the `TaskInfo` routing sees,
  * and the waiter of the caller who submitted it, so an uncoalesced task is one object
- * (bench `queue.100k`: every queued task costs memory, and 100 000 may wait).
+ * (bench `queue.100k`: every queued task costs memory, and 100 000 may wait). Its fields are
+ * kept few for the same reason: flags and attempts share one integer, and the options most
+ * tasks leave unset live in an `Extra` made only when one is set.
  */
 export class Execution implements Queued, TaskInfo, Waiter {
-  queued = false
-  readonly name: string
-  readonly priority: number
-  readonly runTimeoutMs: number | undefined
-  readonly key: string | undefined
   readonly client: ClientHandle
   readonly taskId: number
-  /** Times it has been handed to a pool. */
-  attempts = 0
-  pool: PoolEntry | undefined
+  readonly name: string
+  readonly priority: number
+  pool: PoolEntry | undefined = undefined
   assignmentId = 0
-  assignTimer: Timer | undefined
-  /** Every waiter has gone; the pool was asked to stop it. */
-  revoked = false
+  #state = 0
+  #extra: Extra | undefined
   // who waits: the submitter (this run) and any coalesced followers
   #waiters: Waiter | Waiter[] | undefined = this
   // the payload: a view into a read buffer until kept, a copy while running, packed while queued
@@ -95,14 +104,58 @@ export class Execution implements Queued, TaskInfo, Waiter {
     this.client = client
     this.taskId = taskId
     this.name = name
-    this.#body = body
     this.priority = options.priority
-    this.runTimeoutMs = options.runTimeoutMs
-    this.key = options.key
+    this.#body = body
+    this.#extra = options.runTimeoutMs === undefined && options.key === undefined ? undefined : { runTimeoutMs: options.runTimeoutMs, key: options.key, assignTimer: undefined }
   }
 
   get run(): Execution {
     return this
+  }
+
+  /** In the queue (false once it left it any way: taken, withdrawn, timed out). */
+  get queued(): boolean {
+    return (this.#state & QUEUED) !== 0
+  }
+
+  set queued(on: boolean) {
+    this.#state = on ? this.#state | QUEUED : this.#state & ~QUEUED
+  }
+
+  /** Every waiter has gone; the pool was asked to stop it. */
+  get revoked(): boolean {
+    return (this.#state & REVOKED) !== 0
+  }
+
+  set revoked(on: boolean) {
+    this.#state = on ? this.#state | REVOKED : this.#state & ~REVOKED
+  }
+
+  /** Times it has been handed to a pool. */
+  get attempts(): number {
+    return this.#state >>> 2
+  }
+
+  /** Counts one more hand-over to a pool. */
+  countAttempt(): void {
+    this.#state += ATTEMPT
+  }
+
+  get runTimeoutMs(): number | undefined {
+    return this.#extra?.runTimeoutMs
+  }
+
+  get key(): string | undefined {
+    return this.#extra?.key
+  }
+
+  get assignTimer(): Timer | undefined {
+    return this.#extra?.assignTimer
+  }
+
+  set assignTimer(timer: Timer | undefined) {
+    if (this.#extra !== undefined) this.#extra.assignTimer = timer
+    else if (timer !== undefined) this.#extra = { runTimeoutMs: undefined, key: undefined, assignTimer: timer }
   }
 
   /** The payload as bytes (unpacked once if it waited in the queue). */
@@ -155,11 +208,11 @@ export class Execution implements Queued, TaskInfo, Waiter {
     return this.#waiters === undefined
   }
 
-  /** Takes every waiter away (they are being answered). */
-  takeWaiters(): Waiter[] {
+  /** Takes every waiter away (they are being answered): one, several, or none. */
+  takeWaiters(): Waiter | Waiter[] | undefined {
     const w = this.#waiters
     this.#waiters = undefined
-    return w === undefined ? [] : Array.isArray(w) ? w : [w]
+    return w
   }
 
   /** The run it is about to start (1 for the first). */
@@ -183,7 +236,8 @@ class PoolEntry implements WorkerInfo {
   running = 0
   readonly runningByRange: number[]
   avgRunMs = 0
-  readonly assignments = new Map<number, Execution>()
+  // assignment ids are sequential: a table by id churns less than a Map (see lib/id-table.ts)
+  readonly assignments = new IdTable<Execution>()
 
   constructor(handle: PoolHandle, capacity: number, ranges: SlotRanges, allowEval: boolean) {
     this.handle = handle
@@ -209,8 +263,9 @@ export class Dispatcher {
   readonly #o: DispatcherOptions
   readonly #queue = new TaskQueue<Execution>()
   readonly #pools = new Map<PoolHandle, PoolEntry>()
-  // open tasks per client, by the client's task id (for Withdraw and disconnects)
-  readonly #clients = new Map<ClientHandle, Map<number, Waiter>>()
+  // open tasks per client, by the client's task id (for Withdraw and disconnects); a client
+  // numbers its tasks in sequence, so a table by id serves better than a Map (lib/id-table.ts)
+  readonly #clients = new Map<ClientHandle, IdTable<Waiter>>()
   // runs that later submits with the same name and key join (coalesce)
   readonly #coalesced = new Map<string, Execution>()
   #nextAssignment = 1
@@ -226,7 +281,7 @@ export class Dispatcher {
   /** A client's new task. Answered later through `client`, exactly once. */
   submit(client: ClientHandle, taskId: number, name: string, body: Uint8Array, options: SubmitOptions): void {
     let open = this.#clients.get(client)
-    if (open === undefined) this.#clients.set(client, (open = new Map()))
+    if (open === undefined) this.#clients.set(client, (open = new IdTable()))
     if (open.has(taskId)) return // a re-send of a task already here (after a reconnect race)
     if (this.#draining) {
       client.failed(taskId, { code: 'EREJECTED', message: 'the manager is draining and takes no new task' })
@@ -274,13 +329,13 @@ export class Dispatcher {
   clientGone(client: ClientHandle): void {
     const open = this.#clients.get(client)
     if (open === undefined) return
-    for (const waiter of [...open.values()]) this.#dropWaiter(waiter)
     this.#clients.delete(client)
+    for (const waiter of open.drain()) this.#dropWaiter(waiter)
   }
 
   #dropWaiter(waiter: Waiter): void {
     const run = waiter.run
-    this.#clients.get(waiter.client)?.delete(waiter.taskId)
+    this.#clients.get(waiter.client)?.take(waiter.taskId)
     if (!run.removeWaiter(waiter)) return
     this.#forget(run)
     if (run.queued) {
@@ -298,7 +353,7 @@ export class Dispatcher {
     this.#queue.remove(run)
     this.#forget(run)
     run.forEachWaiter((w) => this.#o.events.assignTimeout(run.info, w.client.id))
-    this.#answer(run, (w) => w.client.failed(w.taskId, { code: 'EATO', message: `no worker took the task within ${ms} ms` }))
+    this.#answer(run, { code: 'EATO', message: `no worker took the task within ${ms} ms` })
   }
 
   // ---- pools ---------------------------------------------------------------------------------
@@ -321,7 +376,7 @@ export class Dispatcher {
     const pool = this.#pools.get(handle)
     if (pool === undefined) return
     this.#pools.delete(handle)
-    const lost = [...pool.assignments.values()]
+    const lost = pool.assignments.drain()
     this.#o.events.workerLost(handle.id, lost.length)
     for (const run of lost) {
       this.#release(pool, run)
@@ -340,7 +395,7 @@ export class Dispatcher {
     pool.avgRunMs = pool.avgRunMs === 0 ? ms : pool.avgRunMs + RUN_TIME_WEIGHT * (ms - pool.avgRunMs)
     this.#forget(run)
     if (!run.revoked) this.counts.done++
-    this.#answer(run, (w) => w.client.done(w.taskId, body, ms))
+    this.#answer(run, undefined, body, ms)
     this.#dispatch()
   }
 
@@ -354,7 +409,7 @@ export class Dispatcher {
     else {
       this.#forget(run)
       if (!run.revoked) this.counts.failed++
-      this.#answer(run, (w) => w.client.failed(w.taskId, err))
+      this.#answer(run, err)
     }
     this.#dispatch()
   }
@@ -368,7 +423,7 @@ export class Dispatcher {
     if (run.attempts >= this.#o.maxAttempts) {
       this.#forget(run)
       this.counts.lost++
-      this.#answer(run, (w) => w.client.failed(w.taskId, lostError(run.attempts, why)))
+      this.#answer(run, lostError(run.attempts, why))
       return
     }
     this.counts.requeued++
@@ -381,7 +436,8 @@ export class Dispatcher {
   /** Hands queued tasks to pools while any can take one, highest priority first. */
   #dispatch(): void {
     for (;;) {
-      if (!this.#anyFreeSlot()) return
+      // runs after every outcome: an empty queue must not cost the heads() array
+      if (this.#queue.size === 0 || !this.#anyFreeSlot()) return
       let started = false
       for (const run of this.#queue.heads()) {
         const pool = this.#pick(run)
@@ -395,30 +451,37 @@ export class Dispatcher {
     }
   }
 
+  // #anyFreeSlot, #pick and #may run for every task: plain loops and methods, no closure per
+  // call (under tsx each named closure also costs a defineProperty for its name)
   #anyFreeSlot(): boolean {
-    return this.#anyPool((p) => !p.draining && p.running < p.capacity)
+    for (const p of this.#pools.values()) if (!p.draining && p.running < p.capacity) return true
+    return false
   }
 
   /** The pool that should take `run` now, if any may. */
   #pick(run: Execution): PoolEntry | undefined {
     // code goes only to pools that run it, as long as such a pool is connected at all
     const evalOnly = run.name === EVAL_TASK && this.#anyPool((p) => p.allowEval)
-    const may = (p: PoolEntry): boolean =>
-      !p.draining &&
-      p.running < p.capacity &&
-      (!evalOnly || p.allowEval) &&
-      fitsSlots(p.ranges, p.capacity, p.runningByRange, run.priority, this.#o.sacredGuarantees)
     const select = this.#o.selectWorker
     if (select === undefined) {
-      // the default choice without building a candidate list: this runs for every task
+      // the default choice without building a candidate list
       let best: PoolEntry | undefined
-      for (const p of this.#pools.values()) if (may(p) && (best === undefined || lessLoaded(p, best))) best = p
+      for (const p of this.#pools.values()) if (this.#may(p, run, evalOnly) && (best === undefined || lessLoaded(p, best))) best = p
       return best
     }
-    const candidates = [...this.#pools.values()].filter(may)
+    const candidates = [...this.#pools.values()].filter((p) => this.#may(p, run, evalOnly))
     if (candidates.length === 0) return undefined
     const chosen = select(run.info, candidates)
     return candidates.find((p) => p === chosen || p.id === chosen?.id)
+  }
+
+  #may(p: PoolEntry, run: Execution, evalOnly: boolean): boolean {
+    return (
+      !p.draining &&
+      p.running < p.capacity &&
+      (!evalOnly || p.allowEval) &&
+      (p.ranges.thresholds.length === 0 || fitsSlots(p.ranges, p.capacity, p.runningByRange, run.priority, this.#o.sacredGuarantees))
+    )
   }
 
   #anyPool(test: (p: PoolEntry) => boolean): boolean {
@@ -429,7 +492,7 @@ export class Dispatcher {
   #start(run: Execution, pool: PoolEntry): void {
     this.#o.clock.clearTimer(run.assignTimer)
     run.assignTimer = undefined
-    run.attempts++
+    run.countAttempt()
     run.pool = pool
     run.assignmentId = this.#nextAssignment++
     pool.running++
@@ -439,7 +502,7 @@ export class Dispatcher {
   }
 
   #release(pool: PoolEntry, run: Execution): void {
-    pool.assignments.delete(run.assignmentId)
+    pool.assignments.take(run.assignmentId)
     pool.running--
     pool.runningByRange[rangeOf(pool.ranges, run.priority)]!--
   }
@@ -454,11 +517,18 @@ export class Dispatcher {
     }
   }
 
-  #answer(run: Execution, send: (w: Waiter) => void): void {
-    for (const w of run.takeWaiters()) {
-      this.#clients.get(w.client)?.delete(w.taskId)
-      send(w)
-    }
+  /** Answers every waiter of `run`: with `err`, or done with `body` after `ms`. */
+  #answer(run: Execution, err: WireError | undefined, body?: Uint8Array, ms?: number): void {
+    const waiters = run.takeWaiters()
+    if (waiters === undefined) return
+    if (Array.isArray(waiters)) for (const w of waiters) this.#answerOne(w, err, body, ms)
+    else this.#answerOne(waiters, err, body, ms)
+  }
+
+  #answerOne(w: Waiter, err: WireError | undefined, body: Uint8Array | undefined, ms: number | undefined): void {
+    this.#clients.get(w.client)?.take(w.taskId)
+    if (err === undefined) w.client.done(w.taskId, body as Uint8Array, ms as number)
+    else w.client.failed(w.taskId, err)
   }
 
   // ---- draining and state ----------------------------------------------------------------------

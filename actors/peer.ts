@@ -10,7 +10,7 @@ import {
   EnvelopeError,
   Kind,
   encodeAsk,
-  encodeEnvelope,
+  encodeEnvelopeRange,
   encodeReply,
   encodeTell,
   fromWireError,
@@ -87,8 +87,8 @@ export class Peer implements FrameSink {
    * @throws TroupeError `EFRAME` when it is larger than maxFrame (nothing is sent).
    */
   send(env: Envelope): boolean {
-    const frame = encodeEnvelope(env)
-    return this.#sendFrame(frame, 0, frame.length)
+    const frame = encodeEnvelopeRange(env) // the shared writer: read before anything else encodes
+    return this.#sendFrame(frame.buf, frame.start, frame.end)
   }
 
   #sendFrame(buf: Uint8Array, start: number, end: number): boolean {

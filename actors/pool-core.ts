@@ -8,6 +8,7 @@
 import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
+import { IdTable } from '../lib/id-table.js'
 import type { Worker, WorkerEvents } from './workers.js'
 
 /** Where outcomes and capacity changes go. Never called synchronously from `assign()`. */
@@ -82,9 +83,14 @@ export class PoolCore {
   readonly #upstream: PoolUpstream
   readonly #slots: Slot[]
   readonly #perWorker: number
-  readonly #runs = new Map<number, Run>() // by local id
-  readonly #byUpstream = new Map<number, Run>()
-  readonly #castsByUpstream = new Map<number, Run>()
+  // runs by local id and by upstream id: both are sequential, so tables by id rather than Maps,
+  // which churn the young generation at one insert and one delete per task (lib/id-table.ts).
+  // Broadcast subtasks have upstream ids of their own, in a table of their own.
+  readonly #runs = new IdTable<Run>()
+  readonly #byUpstream = new IdTable<Run>()
+  readonly #castsByUpstream = new IdTable<Run>()
+  // runs that timed out (or were abandoned) and have not ended: they still hold their slot
+  #stuck = 0
   #nextLocal = 1
   #reportedCapacity: number
   #whenIdle: (() => void)[] = []
@@ -121,9 +127,7 @@ export class PoolCore {
   get capacity(): number {
     let alive = 0
     for (const slot of this.#slots) if (slot.worker !== undefined) alive++
-    let stuck = 0
-    for (const run of this.#runs.values()) if (run.timedOut) stuck++
-    return Math.max(0, Math.min(this.#o.capacity, alive * this.#perWorker) - stuck)
+    return Math.max(0, Math.min(this.#o.capacity, alive * this.#perWorker) - this.#stuck)
   }
 
   assign(a: PoolAssignment): void {
@@ -164,7 +168,7 @@ export class PoolCore {
     ;(slot.worker as Worker).start({ id: run.localId, name, body, attempt })
   }
 
-  #upstreamIds(run: Run): Map<number, Run> {
+  #upstreamIds(run: Run): IdTable<Run> {
     return run.cast ? this.#castsByUpstream : this.#byUpstream
   }
 
@@ -177,11 +181,11 @@ export class PoolCore {
   /** Aborts every run and forgets them upstream (the manager connection is gone). */
   abandonAll(reason: TroupeError): void {
     for (const byId of [this.#byUpstream, this.#castsByUpstream]) {
-      for (const run of byId.values()) {
+      for (const run of byId.drain()) {
         run.timedOut = true // nothing more goes upstream for it
+        this.#stuck++
         run.slot.worker?.abort(run.localId, reason)
       }
-      byId.clear()
     }
   }
 
@@ -196,7 +200,8 @@ export class PoolCore {
     this.#closed = true
     const { clock } = this.#o
     for (const slot of this.#slots) clock.clearTimer(slot.respawnTimer)
-    for (const run of this.#runs.values()) {
+    for (const id of this.#runs.ids()) {
+      const run = this.#runs.get(id) as Run
       clock.clearTimer(run.runTimer)
       clock.clearTimer(run.killTimer)
     }
@@ -215,7 +220,8 @@ export class PoolCore {
   #timedOut(run: Run, ms: number): void {
     run.runTimer = undefined
     run.timedOut = true
-    this.#upstreamIds(run).delete(run.upstreamId)
+    this.#stuck++
+    this.#upstreamIds(run).take(run.upstreamId)
     const err = new TroupeError('ETO', `the ${run.cast ? 'subtask' : 'task'} ran longer than its ${run.cast ? 'broadcast timeout' : 'runTimeout'} of ${ms} ms`)
     run.slot.worker?.abort(run.localId, err)
     this.#failedUpstream(run, { code: 'ETO', message: err.message })
@@ -229,15 +235,16 @@ export class PoolCore {
 
   /** A run ended one way or another; true when it should still be reported upstream. */
   #end(localId: number): Run | undefined {
-    const run = this.#runs.get(localId)
+    const run = this.#runs.take(localId)
     if (run === undefined) return undefined
-    this.#runs.delete(localId)
     run.slot.running--
     this.#o.clock.clearTimer(run.runTimer)
     this.#o.clock.clearTimer(run.killTimer)
-    if (run.timedOut) this.#capacityChanged()
-    else this.#upstreamIds(run).delete(run.upstreamId)
-    if (this.#runs.size === 0) for (const resolve of this.#whenIdle.splice(0)) resolve()
+    if (run.timedOut) {
+      this.#stuck--
+      this.#capacityChanged()
+    } else this.#upstreamIds(run).take(run.upstreamId)
+    if (this.#runs.size === 0 && this.#whenIdle.length > 0) for (const resolve of this.#whenIdle.splice(0)) resolve()
     return run.timedOut ? undefined : run
   }
 
@@ -276,7 +283,8 @@ export class PoolCore {
 
   #exited(slot: Slot, why: string): void {
     slot.worker = undefined
-    for (const run of [...this.#runs.values()]) {
+    for (const id of this.#runs.ids()) {
+      const run = this.#runs.get(id) as Run
       if (run.slot !== slot) continue
       const lost = this.#end(run.localId)
       if (lost !== undefined) this.#failedUpstream(lost, { code: 'EWORKERLOST', message: `the worker running it exited: ${why}` })

@@ -8,8 +8,10 @@ import type { Clock } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
 import { thrownToWire, toWireError, type WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
+import { IdTable } from '../lib/id-table.js'
+import { RingBuffer } from '../lib/ring.js'
 import type { JobRun } from './job.js'
-import type { TaskContext, TaskRunner } from './tasks.js'
+import type { TaskContext, TaskFunction, TaskRunner } from './tasks.js'
 
 /** Where outcomes go; always called on a later turn than `start()`. */
 export interface RunReport {
@@ -29,22 +31,30 @@ export interface Assignment {
 }
 
 /**
- * A run's context. The signal is made on first use: an AbortController costs ~2 µs and most
- * tasks never look at it (bench `task.tcp.c256`: 507 ms of a 4.2 s pool profile).
+ * A run: its context, and what to call until it is called. The signal is made on first use:
+ * an AbortController costs ~2 µs and most tasks never look at it (bench `task.tcp.c256`:
+ * 507 ms of a 4.2 s pool profile).
  */
 class RunContext implements TaskContext, JobRun {
   readonly id: number
   readonly attempt: number
+  readonly startedAt: number
+  fn: TaskFunction<unknown, unknown> | undefined
+  input: unknown
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
+  // where progress and barriers go while the run lasts
   #report: RunReport | undefined
   // barriers this run waits at (a job's subtask), by name
   #barriers: Map<string, { resolve(): void; reject(reason: unknown): void }> | undefined
 
-  constructor(id: number, attempt: number, report: RunReport) {
+  constructor(id: number, attempt: number, startedAt: number, fn: TaskFunction<unknown, unknown>, input: unknown, report: RunReport) {
     this.id = id
     this.attempt = attempt
+    this.startedAt = startedAt
+    this.fn = fn
+    this.input = input
     this.#report = report
   }
 
@@ -91,11 +101,21 @@ class RunContext implements TaskContext, JobRun {
   }
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
 export class TaskExecutor {
   readonly #runner: TaskRunner
   readonly #report: RunReport
   readonly #clock: Clock
-  readonly #running = new Map<number, RunContext>()
+  // run ids are sequential: a table by id churns less than a Map (lib/id-table.ts)
+  readonly #running = new IdTable<RunContext>()
+  // Runs started and not yet called, called together in one microtask rather than one promise
+  // chain each (three closures and three promises per task; bench task.process.c256). Bounded by
+  // the runs the pool may give this worker at once (its capacity).
+  readonly #ready = new RingBuffer<RunContext>()
+  #scheduled = false
 
   constructor(runner: TaskRunner, report: RunReport, clock: Clock) {
     this.#runner = runner
@@ -121,27 +141,13 @@ export class TaskExecutor {
       queueMicrotask(() => this.#report.failed(id, toWireError(prepared)))
       return
     }
-    const ctx = new RunContext(id, a.attempt, this.#report)
+    const ctx = new RunContext(id, a.attempt, this.#clock.now(), prepared.fn, prepared.input, this.#report)
     this.#running.set(id, ctx)
-    const startedAt = this.#clock.now()
-    Promise.resolve()
-      .then(() => prepared.fn(prepared.input, ctx))
-      .then(
-        (result) => {
-          if (!this.#finish(id, ctx)) return
-          let body: Uint8Array
-          try {
-            body = encodeValue(result)
-          } catch (err) {
-            this.#report.failed(id, { code: 'ETASK', message: `the result cannot be sent: ${(err as Error).message}`, name: 'TroupeError' })
-            return
-          }
-          this.#report.done(id, body, this.#clock.now() - startedAt)
-        },
-        (thrown: unknown) => {
-          if (this.#finish(id, ctx)) this.#report.failed(id, thrownToWire(thrown))
-        },
-      )
+    this.#ready.push(ctx)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(this.#callReady)
+    }
   }
 
   /** Aborts run `id`'s signal; it still reports how it ended (the pool decides what to keep). */
@@ -156,12 +162,52 @@ export class TaskExecutor {
 
   /** Aborts every run (the pool is closing or lost its manager). */
   abortAll(reason: TroupeError): void {
-    for (const ctx of this.#running.values()) ctx.abort(reason)
+    for (const id of this.#running.ids()) this.#running.get(id)?.abort(reason)
   }
 
-  #finish(id: number, ctx: RunContext): boolean {
-    if (this.#running.get(id) !== ctx) return false
-    this.#running.delete(id)
+  /** Calls every run started since the last call; bound once so it can be queued as a microtask. */
+  readonly #callReady = (): void => {
+    this.#scheduled = false
+    // runs started while these report (an upstream that assigns at once) are called here too
+    for (let ctx = this.#ready.shift(); ctx !== undefined; ctx = this.#ready.shift()) this.#call(ctx)
+  }
+
+  #call(ctx: RunContext): void {
+    const fn = ctx.fn as TaskFunction<unknown, unknown>
+    const input = ctx.input
+    ctx.fn = undefined
+    ctx.input = undefined // the run may outlive its input by far
+    let result: unknown
+    try {
+      result = fn(input, ctx)
+    } catch (thrown) {
+      this.#failed(ctx, thrown)
+      return
+    }
+    // only an asynchronous task costs closures and a promise
+    if (isThenable(result)) Promise.resolve(result).then((value) => this.#done(ctx, value), (thrown: unknown) => this.#failed(ctx, thrown))
+    else this.#done(ctx, result)
+  }
+
+  #done(ctx: RunContext, result: unknown): void {
+    if (!this.#finish(ctx)) return
+    let body: Uint8Array
+    try {
+      body = encodeValue(result)
+    } catch (err) {
+      this.#report.failed(ctx.id, { code: 'ETASK', message: `the result cannot be sent: ${(err as Error).message}`, name: 'TroupeError' })
+      return
+    }
+    this.#report.done(ctx.id, body, this.#clock.now() - ctx.startedAt)
+  }
+
+  #failed(ctx: RunContext, thrown: unknown): void {
+    if (this.#finish(ctx)) this.#report.failed(ctx.id, thrownToWire(thrown))
+  }
+
+  #finish(ctx: RunContext): boolean {
+    if (this.#running.get(ctx.id) !== ctx) return false
+    this.#running.take(ctx.id)
     ctx.end()
     return true
   }

@@ -47,7 +47,7 @@ export class TaskQueue<T extends Queued> {
   remove(task: T): void {
     if (!task.queued) return
     task.queued = false
-    this.#size--
+    if (--this.#size === 0) this.#clear()
   }
 
   /** The oldest waiting task of each priority, highest priority first. */
@@ -74,7 +74,7 @@ export class TaskQueue<T extends Queued> {
     if (level === undefined || this.#head(level) !== head) throw new Error('take() of a task that is not at the head')
     level.ring.shift()
     head.queued = false
-    this.#size--
+    if (--this.#size === 0) this.#clear()
   }
 
   /** Removes and returns every waiting task, highest priority first. */
@@ -82,10 +82,16 @@ export class TaskQueue<T extends Queued> {
     const out: T[] = []
     for (const level of this.#levels) for (const task of level.ring.drain()) if (task.queued) out.push(task)
     for (const task of out) task.queued = false
-    this.#levels.length = 0
-    this.#byPriority.clear()
+    this.#clear()
     this.#size = 0
     return out
+  }
+
+  // Nothing waits: drop every level with the marked tasks still in it, so they are not held
+  // until the next heads() (the dispatcher skips heads() while the queue is empty).
+  #clear(): void {
+    this.#levels.length = 0
+    this.#byPriority.clear()
   }
 
   /** The head of a level after dropping marked tasks. */

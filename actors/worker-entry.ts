@@ -5,7 +5,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { systemClock } from '../lib/clock.js'
-import { Kind, encodeEnvelope, readEnvelope, type Envelope } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, readEnvelope, type Envelope } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { PortLink, openDialed, parentChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
 import { TaskExecutor } from './task-executor.js'
@@ -17,8 +17,19 @@ const { config, key } = isMainThread
   : (workerData as { config: ChildConfig; key: string })
 
 let transport: Transport | undefined
+// Reports made before `openDialed` resolves: the pool may assign work in the same chunk as its
+// last handshake frame, and a task can finish within that turn. Bounded by what the pool may
+// assign one worker at once (its share of the pool's capacity).
+const early: Envelope[] = []
 
-const send = (env: Envelope): void => void transport?.send(encodeEnvelope(env))
+const send = (env: Envelope): void => {
+  if (transport === undefined) {
+    early.push(env)
+    return
+  }
+  const frame = encodeEnvelopeRange(env)
+  transport.send(frame.buf, frame.start, frame.end)
+}
 const executor = new TaskExecutor(
   new TaskRunner(await loadTasks(config.tasks), config.allowEval),
   {
@@ -54,3 +65,4 @@ transport = await openDialed(link, {
   heartbeat: false,
   handshakeTimeoutMs: 10_000,
 }, sink)
+for (const env of early.splice(0)) send(env)

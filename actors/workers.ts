@@ -7,7 +7,7 @@ import { Worker as Thread } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
 import type { Clock } from '../lib/clock.js'
-import { Kind, encodeEnvelope, readEnvelope, type Envelope, type WireError } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, readEnvelope, type Envelope, type WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { PortLink, openAccepted, spawnWithChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
 import { TaskExecutor, type Assignment, type RunReport } from './task-executor.js'
@@ -161,7 +161,9 @@ export class ChildWorker implements Worker, FrameSink {
   }
 
   #send(env: Envelope): void {
-    this.#transport?.send(encodeEnvelope(env))
+    if (this.#transport === undefined) return
+    const frame = encodeEnvelopeRange(env)
+    this.#transport.send(frame.buf, frame.start, frame.end)
   }
 
   // ---- FrameSink: what the child reports ------------------------------------------------------

@@ -48,6 +48,24 @@ t.test('removed tasks are skipped and empty levels vanish from heads()', () => {
   assert.throws(() => q.take(b), /not at the head/)
 })
 
+t.test('once nothing waits, marked tasks are dropped at once and new ones queue as usual', () => {
+  const q = new TaskQueue<T>()
+  const a = task('a', 1)
+  const b = task('b', 1)
+  const c = task('c', 5)
+  for (const x of [a, b, c]) q.push(x)
+  q.remove(b)
+  q.take(c)
+  q.take(a) // the last one waiting: b, marked, goes with it
+  assert.is(q.size, 0)
+  assert.equal(q.heads(), [])
+  q.push(task('d', 1))
+  q.pushFront(task('e', 1))
+  q.remove(b) // already gone: harmless
+  assert.is(q.size, 2)
+  assert.equal(takeAll(q), ['e', 'd'])
+})
+
 t.test('drain empties the queue in priority order', () => {
   const q = new TaskQueue<T>()
   q.push(task('x', 1))

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { decode as cborxDecode, encode as cborxEncode } from 'cbor-x'
 import * as assert from 'uvu/assert'
 import { decodeValue, encodeTransient, encodeValue } from '../../lib/codec.js'
-import { EnvelopeError, Kind, encodeAsk, encodeEnvelope, encodeReply, encodeTell, peekKind, readEnvelope, type Envelope } from '../../lib/envelope.js'
+import { EnvelopeError, Kind, encodeAsk, encodeEnvelope, encodeEnvelopeRange, encodeReply, encodeTell, peekKind, readEnvelope, type Envelope } from '../../lib/envelope.js'
 import { TroupeError } from '../../lib/errors.js'
 import { suite } from '../harness.js'
 
@@ -95,6 +95,17 @@ t.test('asks, tells and replies encoded from parts are the same bytes, read back
   }
 })
 
+t.test('every kind encoded as a range is the same bytes as its view, and stays put after later encodes', () => {
+  const ranges = EXAMPLES.map((env) => {
+    const { buf, start, end } = encodeEnvelopeRange(env)
+    return { buf, start, end } // the writer moves on; the range read now must keep its bytes
+  })
+  EXAMPLES.forEach((env, i) => {
+    const { buf, start, end } = ranges[i]!
+    assert.equal(buf.slice(start, end), encodeEnvelope(env).slice(), `kind ${env.k}`)
+  })
+})
+
 t.test('views handed out are never overwritten by later encodes', () => {
   const first = encodeEnvelope({ k: Kind.Cancel, id: 1 })
   const copy = first.slice()
@@ -145,6 +156,17 @@ t.test('wrong types, missing fields and trailing bytes are EPROTO', () => {
       assert.instance(err, EnvelopeError, Buffer.from(frame).toString('hex'))
     }
   }
+})
+
+t.test('short names come from a small cache: every distinct name still reads back right', () => {
+  const name = (id: number, n: string) => (readEnvelope(encodeEnvelope({ k: Kind.Submit, id, name: n, body, priority: 0 })) as { name: string }).name
+  // a thousand names share 256 cache slots: collisions must give the right string, never a neighbour
+  const names = Array.from({ length: 1000 }, (_, i) => `task-${i}`)
+  for (const n of [...names, ...names]) assert.is(name(1, n), n)
+  assert.is(name(1, 'x'.repeat(32)), 'x'.repeat(32))
+  assert.is(name(1, 'x'.repeat(33)), 'x'.repeat(33))
+  assert.is(name(1, 'größe'), 'größe')
+  assert.is(name(1, ''), '')
 })
 
 t.test('peekKind reads the kind without decoding, and -1 for what is not an envelope', () => {
