@@ -130,33 +130,30 @@ export class Connection implements Transport {
   }
 
   #onControl(buf: Uint8Array, start: number, end: number): void {
+    if (this.#connectionEnvelope(buf, start, end) !== undefined) void this.close(new TroupeError('EPROTO', 'handshake frame after the handshake'))
+  }
+
+  /**
+   * Decodes a frame of the connection layer, or handles it and returns undefined: one that does
+   * not decode closes the connection, a `Bye` keeps the peer's reason for the close that follows.
+   */
+  #connectionEnvelope(buf: Uint8Array, start: number, end: number): Envelope | undefined {
     let env: Envelope
     try {
       env = readEnvelope(buf, start, end)
     } catch (caught) {
       void this.close(caught as TroupeError)
-      return
+      return undefined
     }
-    if (env.k === Kind.Bye) {
-      this.#peerReason = fromWireError(env.err)
-      debug('peer %s closes: %s %s', this.peerNode, env.err.code, env.err.message)
-      return
-    }
-    void this.close(new TroupeError('EPROTO', 'handshake frame after the handshake'))
+    if (env.k !== Kind.Bye) return env
+    this.#peerReason = fromWireError(env.err)
+    debug('peer %s closes: %s %s', this.peerNode, env.err.code, env.err.message)
+    return undefined
   }
 
   #onHandshake(buf: Uint8Array, start: number, end: number): void {
-    let env: Envelope
-    try {
-      env = readEnvelope(buf, start, end)
-    } catch (caught) {
-      void this.close(caught as TroupeError)
-      return
-    }
-    if (env.k === Kind.Bye) {
-      this.#peerReason = fromWireError(env.err)
-      return
-    }
+    const env = this.#connectionEnvelope(buf, start, end)
+    if (env === undefined) return
     if (this.#state === 'hello' && env.k === Kind.Hello) {
       if (env.v !== PROTOCOL_VERSION) {
         void this.close(new TroupeError('EPROTO', `peer speaks protocol version ${env.v}, this node speaks ${PROTOCOL_VERSION}`))

@@ -138,8 +138,8 @@ t.test('without a key or certificates tls:// refuses to listen and to dial with 
 
 t.test('off loopback, certificates without a key are refused unless insecure', async () => {
   const [a] = await certs
-  // refused before binding: nothing listens on a non-loopback address
-  await rejectsWith(listen('tls://0.0.0.0:0', options({ key: new Uint8Array(0), tls: a }), () => new RecordingSink()), 'EAUTH')
+  // refused before binding; a TEST-NET address, so a regression could not listen off loopback either
+  await rejectsWith(listen('tls://192.0.2.1:0', options({ key: new Uint8Array(0), tls: a }), () => new RecordingSink()), 'EAUTH')
 })
 
 t.test('an unreachable tls:// address is ECLOSED, not EAUTH', async () => {
