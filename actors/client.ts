@@ -337,8 +337,9 @@ export class Client extends EventEmitter<ClientEvents> {
           get: (_, method) => {
             if (typeof method !== 'string' || !method.startsWith('__')) return undefined
             return async (...args: unknown[]) => {
+              const slot = outcomes.push([]) - 1 // in call order, even for broadcasts made at once
               const gathered = await this.#broadcast(`${Class.name}${JOB_METHOD_SEPARATOR}${method}`, args, o)
-              outcomes.push(gathered)
+              outcomes[slot] = gathered
               return gathered
             }
           },

@@ -1,5 +1,5 @@
 /** `troupe stop`: asks a pool or the manager (or everyone) to drain and exit. */
-import { NETWORK_FLAGS, NETWORK_USAGE, DEFAULT_MANAGER, STOP_MESSAGE, UsageError, networkOptions, parse, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, STOP_MESSAGE, UsageError, networkOptions, parse, type Io } from './common.js'
 import { connect } from './run.js'
 
 const USAGE = `usage: troupe stop NODE_ID [options]
@@ -22,7 +22,7 @@ export async function stopCommand(argv: string[], io: Io): Promise<number> {
   try {
     const acked = await client.systemMessage(STOP_MESSAGE, node === undefined ? {} : { to: node })
     for (const id of acked) io.out(`${id} is draining`)
-    if (acked.length === 0) io.err(`no node ${node ?? ''} acknowledged`.replace('  ', ' '))
+    if (acked.length === 0) io.err(node === undefined ? 'no node acknowledged' : `no node ${node} acknowledged (is it connected? see troupe status)`)
     return acked.length === 0 ? 1 : 0
   } finally {
     await client.close()
