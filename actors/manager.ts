@@ -4,7 +4,7 @@
  * each connected peer into a client, a pool, or both.
  */
 import { EventEmitter } from 'eventemitter3'
-import { debuglog } from 'node:util'
+import { debug } from '../lib/debug.js'
 import { Kind, toWireError, type Envelope, type WireError } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
@@ -17,8 +17,6 @@ import type { PoolAssignment, PoolCast } from './pool-core.js'
 import { slotRanges, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
 import type { ActorContext } from './actor.js'
 import { ActorSystem } from './system.js'
-
-const debug = debuglog('troupe')
 
 /** Options of `Manager.start()`. */
 export interface ManagerOptions extends NetworkOptions {

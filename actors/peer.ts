@@ -3,9 +3,9 @@
  * sent us (so a `Cancel` can reach them), and the decoding of every envelope it sends. A bad
  * frame costs this connection at most, never the process or another peer's work.
  */
-import { debuglog } from 'node:util'
 import { decodeValue, encodeTransient } from '../lib/codec.js'
 import type { ByteRange } from '../lib/cbor-lite.js'
+import { debug } from '../lib/debug.js'
 import {
   EnvelopeError,
   Kind,
@@ -27,8 +27,6 @@ import type { Clock } from '../lib/clock.js'
 import type { FrameSink, Transport } from '../transports/index.js'
 import { Letter, type Answer } from './actor.js'
 import type { ActorRef, AskOptions } from './refs.js'
-
-const debug = debuglog('troupe')
 
 /** What a peer needs from the node that owns it. */
 export interface PeerHost {

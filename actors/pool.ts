@@ -6,8 +6,8 @@
  */
 import { EventEmitter } from 'eventemitter3'
 import { availableParallelism } from 'node:os'
-import { debuglog } from 'node:util'
 import { systemClock } from '../lib/clock.js'
+import { debug } from '../lib/debug.js'
 import { Kind, toWireError, type Envelope } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
@@ -21,8 +21,6 @@ import { slotRanges } from './routing.js'
 import { ActorSystem } from './system.js'
 import { loadTasks, moduleUrl, type TaskModule, type TasksSource } from './tasks.js'
 import { ChildWorker, InlineWorker, type ChildConfig, type Worker } from './workers.js'
-
-const debug = debuglog('troupe')
 
 export type PoolMode = 'process' | 'thread' | 'inline'
 

@@ -3,15 +3,13 @@
  * retried with backoff until `connectTimeout` (a wrong key fails at once), and after a loss it
  * is re-established with backoff until `close()`. API.md §4, semantic 7.
  */
-import { debuglog } from 'node:util'
 import type { Timer } from '../lib/clock.js'
+import { debug } from '../lib/debug.js'
 import { TroupeError } from '../lib/errors.js'
 import { durationOption } from '../lib/options.js'
 import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import type { ActorSystem } from './system.js'
-
-const debug = debuglog('troupe')
 
 /** `reconnect` option: backoff doubling from `initialDelay` to `maxDelay` ms; false turns it off. */
 export type ReconnectOption = { initialDelay?: number | undefined; maxDelay?: number | undefined } | false | undefined

@@ -4,8 +4,8 @@
  * (over mem://, tcp:// or unix://) copy them through CBOR.
  */
 import { EventEmitter } from 'eventemitter3'
-import { debuglog } from 'node:util'
 import { systemClock, type Clock } from '../lib/clock.js'
+import { debug } from '../lib/debug.js'
 import type { Envelope } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { newNodeId } from '../lib/ids.js'
@@ -17,7 +17,6 @@ import { resolveNetworkOptions, type NetworkOptions } from './network-options.js
 import { Peer, type PeerHost } from './peer.js'
 import type { ActorRef, AskOptions } from './refs.js'
 
-const debug = debuglog('troupe')
 const DEFAULT_MAILBOX_CAPACITY = 10_000
 
 /** Options of `new ActorSystem()`. */

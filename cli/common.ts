@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { TroupeError, type NetworkOptions } from '../index.js'
+import { enableDebug } from '../lib/debug.js'
 
 /** A mistake on the command line: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {}
@@ -57,7 +58,7 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
     return undefined
   }
   if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"\n\n${usage}`)
-  if ((parsed.values as { verbose?: boolean }).verbose === true) process.env.NODE_DEBUG = [process.env.NODE_DEBUG, 'troupe'].filter(Boolean).join(',')
+  if ((parsed.values as { verbose?: boolean }).verbose === true) enableDebug()
   return parsed
 }
 

@@ -4,15 +4,13 @@
  * at the end whatever happened. The same code runs over TCP, Unix sockets, socketpairs and
  * memory, so a test over `mem://` exercises exactly what runs over the network.
  */
-import { debuglog } from 'node:util'
 import type { Timer } from '../lib/clock.js'
+import { debug } from '../lib/debug.js'
 import { Kind, PROTOCOL_VERSION, encodeEnvelope, fromWireError, peekKind, readEnvelope, toWireError, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError } from '../lib/errors.js'
 import { NONCE_BYTES, newNonce, proofFor, verifyProof, type Role, type Transcript } from './handshake.js'
 import type { Link } from './link.js'
 import type { ConnectionOptions, FrameSink, Transport } from './transport.js'
-
-const debug = debuglog('troupe')
 
 /** Largest frame accepted before the peer has authenticated (a Hello or an Auth is < 200 bytes). */
 const HANDSHAKE_MAX_FRAME_BYTES = 4096

@@ -7,14 +7,12 @@
 import { createHmac } from 'node:crypto'
 import type { Server, Socket } from 'node:net'
 import { connect, createServer, type ConnectionOptions as TlsConnectOptions, type TlsOptions } from 'node:tls'
-import { debuglog } from 'node:util'
+import { debug } from '../lib/debug.js'
 import { TroupeError } from '../lib/errors.js'
 import { dialSocket, serve } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
 import { formatHostPort, requireKeyOffLoopback } from './tcp.js'
 import type { DialOptions, ListenOptions, TlsCredentials, Transport } from './transport.js'
-
-const debug = debuglog('troupe')
 
 /** The PSK identity both sides use: the PSK itself says which grid. */
 export const PSK_IDENTITY = 'troupe'

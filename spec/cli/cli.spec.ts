@@ -85,8 +85,9 @@ async function grid(extra: { manager?: string[]; worker?: string[] } = {}): Prom
   return { address, manager, worker, poolId }
 }
 
-t.test("manager + worker + run add '[4,7]' prints 11", async () => {
-  const { address } = await grid()
+t.test("manager + worker + run add '[4,7]' prints 11; --verbose shows the debug log", async () => {
+  const { address, manager } = await grid({ manager: ['--verbose'] })
+  assert.match(manager.err, /TROUPE \d+: manager \S+ listening on/)
   const run = await troupe(['run', 'add', '[4,7]', '--manager', address]).done()
   assert.is(run.code, 0, run.err)
   assert.is(run.out, '11\n')
