@@ -9,6 +9,7 @@ import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
+import { parseJobName } from './tasks.js'
 import type { Worker, WorkerEvents } from './workers.js'
 
 /** Where outcomes and capacity changes go. Never called synchronously from `assign()`. */
@@ -140,12 +141,13 @@ export class PoolCore {
   }
 
   /**
-   * Runs a broadcast subtask now, whatever the load: a job's `Class.__method` always on the
-   * same worker (its home, where the job's one instance lives), a plain `__task` on the least busy.
+   * Runs a broadcast subtask now, whatever the load: a job's `Class.__method` and `Class:reports`
+   * always on the same worker (its home, where the job's one instance and its reports live), a
+   * plain `__task` on the least busy.
    */
   cast(c: PoolCast): void {
-    const dot = c.name.indexOf('.')
-    const slot = dot > 0 ? this.#slots[homeIndex(c.name.slice(0, dot), this.#slots.length)] : this.#leastBusy()
+    const job = parseJobName(c.name)
+    const slot = job !== undefined ? this.#slots[homeIndex(job.className, this.#slots.length)] : this.#leastBusy()
     if (slot?.worker === undefined || this.#closed) {
       queueMicrotask(() => this.#upstream.castFailed(c.id, { code: 'EWORKERLOST', message: 'the worker that runs it is not running' }))
       return

@@ -110,6 +110,16 @@ export interface PreparedTask {
 export const JOB_METHOD_SEPARATOR = '.'
 export const JOB_REPORTS_SUFFIX = ':reports'
 
+/**
+ * The job a broadcast name is for: `Class.__method` (a subtask, `method` set) or `Class:reports`
+ * (no `method`); undefined for a name that names no job.
+ */
+export function parseJobName(name: string): { className: string; method: string | undefined } | undefined {
+  if (name.endsWith(JOB_REPORTS_SUFFIX)) return { className: name.slice(0, -JOB_REPORTS_SUFFIX.length), method: undefined }
+  const dot = name.indexOf(JOB_METHOD_SEPARATOR)
+  return dot > 0 ? { className: name.slice(0, dot), method: name.slice(dot + 1) } : undefined
+}
+
 /** Finds tasks by name in one task map, runs job subtasks, and compiles `eval` code where allowed. */
 export class TaskRunner {
   readonly #tasks: TaskMap
@@ -139,14 +149,11 @@ export class TaskRunner {
 
   /** `Class.__method` with its argument list, or `Class:reports`, on this worker's one instance of the job. */
   #prepareJob(name: string, input: unknown): PreparedTask | TroupeError | undefined {
-    const reports = name.endsWith(JOB_REPORTS_SUFFIX)
-    const dot = name.indexOf(JOB_METHOD_SEPARATOR)
-    if (!reports && dot < 0) return undefined
-    const className = reports ? name.slice(0, -JOB_REPORTS_SUFFIX.length) : name.slice(0, dot)
-    const method = reports ? '' : name.slice(dot + 1)
-    const Class = this.#jobs.get(className)
-    if (Class === undefined) return undefined // a plain task whose name has a dot
-    if (!reports && (!method.startsWith('__') || typeof (Class.prototype as Record<string, unknown>)[method] !== 'function')) {
+    const parsed = parseJobName(name)
+    const Class = parsed === undefined ? undefined : this.#jobs.get(parsed.className)
+    if (parsed === undefined || Class === undefined) return undefined // a plain task, perhaps with a dot in its name
+    const { className, method } = parsed
+    if (method !== undefined && (!method.startsWith('__') || typeof (Class.prototype as Record<string, unknown>)[method] !== 'function')) {
       return new TroupeError('ENOTASK', `job "${className}" has no subtask "${method}" (subtasks are methods named __something)`)
     }
     const instance = (): Job => {
@@ -154,7 +161,7 @@ export class TaskRunner {
       if (job === undefined) this.#instances.set(className, (job = new Class()))
       return job
     }
-    if (reports) return { fn: () => takeReports(instance()), input }
+    if (method === undefined) return { fn: () => takeReports(instance()), input }
     const args = Array.isArray(input) ? input : [input]
     const fn = (_: unknown, ctx: TaskContext): unknown => {
       const job = instance()

@@ -160,6 +160,17 @@ for (const scheme of schemes) {
 
 const t = suite('broadcast: losing a pool, standalone pools')
 
+t.test('a pool of several processes keeps a job, its state and its reports on one of them', async () => {
+  const g = new Grid(t, 'tcp')
+  await g.startManager()
+  await g.pool({ tasks: JOBS, mode: 'process', workers: 4 }) // Survey's home is not the first worker
+  await poolsJoined(g.manager, 1)
+  const client = await g.client()
+  const result = await client.job(Survey).run()
+  assert.equal(result.value, [2])
+  assert.equal(result.reports.map((r) => r.message), ['counted a', 'counted b'])
+})
+
 t.test('a standalone pool answers a broadcast and runs a job like a connected one', async () => {
   const { WorkerPool } = await import('../../index.js')
   const pool = await WorkerPool.start({ listen: 'mem://broadcast-standalone', tasks: JOBS, mode: 'inline' })
