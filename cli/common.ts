@@ -1,10 +1,13 @@
 /**
  * What every `troupe` command shares: strict flag parsing with `--help`, the network flags
- * (key file, TLS files), printing, and draining on SIGINT/SIGTERM/SIGHUP.
+ * (key file, TLS files), connecting to the manager, module arguments, JSON output, and
+ * draining on SIGINT/SIGTERM/SIGHUP.
  */
 import { readFileSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { TroupeError, type NetworkOptions } from '../index.js'
+import { Client, TroupeError, type NetworkOptions } from '../index.js'
 import { enableDebug } from '../lib/debug.js'
 
 /** A mistake on the command line: printed with the command's usage, exit code 2. */
@@ -127,4 +130,27 @@ export const STOP_MESSAGE = { troupe: 'stop' } as const
 
 export function isStopMessage(msg: unknown): boolean {
   return typeof msg === 'object' && msg !== null && (msg as { troupe?: unknown }).troupe === 'stop'
+}
+
+/** Connects a client without reconnecting: a command should fail, not wait, when the manager is gone. */
+export function connect(manager: string | undefined, network: NetworkOptions): Promise<Client> {
+  return Client.connect(manager ?? process.env.TROUPE_MANAGER ?? DEFAULT_MANAGER, { ...network, reconnect: false }).catch((err: unknown) => {
+    throw explain(err, network)
+  })
+}
+
+/** JSON for whatever CBOR brought back: bigints as strings, Maps as objects, Sets as arrays. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString()
+    if (v instanceof Map) return Object.fromEntries(v)
+    if (v instanceof Set) return [...v]
+    return v
+  }) ?? 'null'
+}
+
+/** A module argument: a URL as is, a path relative to the working directory. */
+export function moduleFrom(spec: string): URL {
+  if (/^[a-z][a-z0-9+.-]+:/i.test(spec)) return new URL(spec)
+  return pathToFileURL(isAbsolute(spec) ? spec : resolve(spec))
 }

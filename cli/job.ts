@@ -1,8 +1,6 @@
 /** `troupe job MODULE#Class`: runs a broadcast job and prints every pool's outcomes and reports. */
 import type { JobClass } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, integerFlag, networkOptions, parse, type Io } from './common.js'
-import { connect, toJson } from './run.js'
-import { moduleFrom } from './worker.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, moduleFrom, networkOptions, parse, toJson, type Io } from './common.js'
 
 const USAGE = `usage: troupe job MODULE#Class [options]
 

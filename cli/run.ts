@@ -1,8 +1,8 @@
 /** `troupe run`: one task, printing its result as JSON, or one task per line of a JSONL file. */
 import { createReadStream, createWriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { Client, type NetworkOptions } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, networkOptions, parse, type Io } from './common.js'
+import type { Client } from '../index.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 import { Progress } from './progress.js'
 
 const USAGE = `usage: troupe run NAME [JSON_INPUT] [options]
@@ -52,13 +52,6 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** Connects a client without reconnecting: a command should fail, not wait, when the manager is gone. */
-export function connect(manager: string | undefined, network: NetworkOptions): Promise<Client> {
-  return Client.connect(manager ?? process.env.TROUPE_MANAGER ?? DEFAULT_MANAGER, { ...network, reconnect: false }).catch((err: unknown) => {
-    throw explain(err, network)
-  })
-}
-
 async function runEach(client: Client, name: string, file: string, out: string | undefined, options: { timeout?: number | undefined; priority?: number | undefined; concurrency?: number | undefined }, io: Io): Promise<number> {
   const total = await countLines(file)
   const progress = new Progress(total, process.stderr)
@@ -101,14 +94,4 @@ function parseJson(text: string, what: string): unknown {
   } catch (err) {
     throw new UsageError(`${what} is not JSON: ${(err as Error).message}`)
   }
-}
-
-/** JSON for whatever CBOR brought back: bigints as strings, Maps as objects, Sets as arrays. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString()
-    if (v instanceof Map) return Object.fromEntries(v)
-    if (v instanceof Set) return [...v]
-    return v
-  }) ?? 'null'
 }

@@ -1,7 +1,6 @@
 /** `troupe status`: the manager's pools, capacity, load, queue and rates, as a table or JSON. */
 import type { ManagerStats } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, integerFlag, networkOptions, parse, type Io } from './common.js'
-import { connect, toJson } from './run.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 
 const USAGE = `usage: troupe status [options]
 

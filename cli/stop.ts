@@ -1,6 +1,5 @@
 /** `troupe stop`: asks a pool or the manager (or everyone) to drain and exit. */
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, STOP_MESSAGE, UsageError, networkOptions, parse, type Io } from './common.js'
-import { connect } from './run.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, STOP_MESSAGE, UsageError, connect, networkOptions, parse, type Io } from './common.js'
 
 const USAGE = `usage: troupe stop NODE_ID [options]
        troupe stop --all [options]

@@ -1,8 +1,6 @@
 /** `troupe worker`: a pool for a manager, or standalone, until a signal or `troupe stop`. */
-import { isAbsolute, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { WorkerPool, type PoolMode } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, isStopMessage, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, isStopMessage, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe worker (--manager URL | --listen URL) --tasks MODULE [options]
 
@@ -61,10 +59,4 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   })
   io.out('pool drained and closed')
   return 0
-}
-
-/** A module argument: a URL as is, a path relative to the working directory. */
-export function moduleFrom(spec: string): URL {
-  if (/^[a-z][a-z0-9+.-]+:/i.test(spec)) return new URL(spec)
-  return pathToFileURL(isAbsolute(spec) ? spec : resolve(spec))
 }
