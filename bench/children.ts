@@ -1,9 +1,13 @@
-/** Starts a bench server in its own process and stops it by pid when the bench ends. */
+/**
+ * Starts bench servers in processes of their own, and stops them by pid: those of a figure once
+ * it is measured (an idle server still collects its garbage, on the cores the next figure
+ * measures), the rest when the bench ends.
+ */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-const started: ChildProcess[] = []
+let started: ChildProcess[] = []
 
 export interface Server {
   address: string
@@ -29,8 +33,10 @@ export async function startServer(name: string, args: string[] = []): Promise<Se
 
 /** Ends every server we started: closing stdin asks it to exit; SIGKILL if it has not after 2 s. */
 export async function stopServers(): Promise<void> {
+  const stopping = started
+  started = []
   await Promise.all(
-    started.splice(0).map(
+    stopping.map(
       (child) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve()

@@ -19,6 +19,8 @@ import { broadcastOverMemory, broadcastOverTcp } from './broadcast.js'
 interface Spec {
   name: string
   baseline: string | null
+  /** Figures naming the same servers share them; they are stopped once the last has run. */
+  servers?: string
   /** Also report p50 ÷ the baseline's p50 (`p50_ratio`). */
   p50Ratio?: true
   run(loop: (concurrency: number) => LoopOptions): Promise<{ opsPerS: number; p50: number; p99: number; rssMb?: number }>
@@ -35,26 +37,26 @@ const durationMs = Number(values.duration)
 const warmupMs = Math.min(1000, durationMs / 2)
 const loop = (concurrency: number): LoopOptions => ({ concurrency, durationMs, warmupMs })
 
-// servers in other processes, started on first use
+// servers in other processes, started on first use and shared by the figures naming them
 const servers = new Map<string, Promise<string>>()
-let gridAddress: Promise<string> | undefined
-const grid = (): Promise<string> => (gridAddress ??= tcpGrid())
-const server = (name: string): Promise<string> => {
-  if (!servers.has(name)) servers.set(name, startServer(name).then((s) => s.address))
+const shared = (name: string, start: () => Promise<string>): Promise<string> => {
+  if (!servers.has(name)) servers.set(name, start())
   return servers.get(name) as Promise<string>
 }
+const server = (name: string): Promise<string> => shared(name, () => startServer(name).then((s) => s.address))
+const grid = (): Promise<string> => shared('grid', tcpGrid)
 
 const specs: Spec[] = [
   { name: 'call.inproc.c256', baseline: null, run: (l) => functionCall(l(256)) },
   { name: 'ask.inproc.c256', baseline: 'call.inproc.c256', run: (l) => askInProcess(l(256)) },
   { name: 'ask.mem.c256', baseline: 'call.inproc.c256', run: (l) => askOverMemory(l(256)) },
-  { name: 'tcp.echo.c1', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 1, l(1)) },
-  { name: 'tcp.echo.c256', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
+  { name: 'tcp.echo.c1', baseline: null, servers: 'tcp-echo.ts', run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 1, l(1)) },
+  { name: 'tcp.echo.c256', baseline: null, servers: 'tcp-echo.ts', run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
   { name: 'pair.echo.c256', baseline: null, run: (l) => socketpairEcho(askFrameBytes(), 256, l(256)) },
-  { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
-  { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
-  { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => taskOverTcp(await grid(), l(1)) },
-  { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => taskOverTcp(await grid(), l(256)) },
+  { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', servers: 'actor-server.ts', run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
+  { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', servers: 'actor-server.ts', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
+  { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', servers: 'grid', run: async (l) => taskOverTcp(await grid(), l(1)) },
+  { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', servers: 'grid', run: async (l) => taskOverTcp(await grid(), l(256)) },
   { name: 'task.mem.c256', baseline: 'call.inproc.c256', run: (l) => taskOverMemory(l(256)) },
   { name: 'task.process.c256', baseline: 'pair.echo.c256', run: (l) => processPool(l(256)) },
   { name: 'broadcast.mem.8', baseline: null, run: (l) => broadcastOverMemory(8, l(1)) },
@@ -89,9 +91,17 @@ async function main(): Promise<void> {
     process.stdout.write(`troupe bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${durationMs} ms per figure\n`)
   }
   const results = new Map<string, Figure>()
+  const chosen = selected()
   try {
-    for (const spec of selected()) {
+    for (const [i, spec] of chosen.entries()) {
+      // each figure starts from a collected heap here (node --expose-gc)
+      globalThis.gc?.()
       const r = await spec.run(loop)
+      // a server left idle still collects its garbage, on the cores the next figure measures
+      if (spec.servers === undefined || chosen[i + 1]?.servers !== spec.servers) {
+        await stopServers()
+        servers.clear()
+      }
       const base = spec.baseline === null ? undefined : results.get(spec.baseline)
       const figure: Figure = {
         name: spec.name,
