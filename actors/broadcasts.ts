@@ -13,6 +13,8 @@ export interface CastTarget {
   readonly id: string
   cast(id: number, name: string, body: Uint8Array, timeoutMs: number): void
   release(id: number, name: string): void
+  /** Nobody waits for cast `id` any more: abort its run. */
+  revokeCast(id: number): void
 }
 
 /** Broadcasts in flight at once; more are refused with `EREJECTED` (each holds a run on every pool). */
@@ -32,18 +34,24 @@ class Broadcast {
   readonly barriers = new Map<string, Set<Run>>()
   open: number
   timer: Timer | undefined
-  readonly finish: (outcomes: WireOutcome[]) => void
+  readonly finish: (outcomes: WireOutcome[] | null) => void
+  readonly owner: object
+  readonly ownerId: number
 
-  constructor(size: number, finish: (outcomes: WireOutcome[]) => void) {
+  constructor(size: number, finish: (outcomes: WireOutcome[] | null) => void, owner: object, ownerId: number) {
     this.outcomes = new Array<WireOutcome | undefined>(size).fill(undefined)
     this.open = size
     this.finish = finish
+    this.owner = owner
+    this.ownerId = ownerId
   }
 }
 
 export class Broadcasts {
   readonly #clock: Clock
   readonly #runs = new Map<number, Run>()
+  // broadcasts running, by who asked for them and under what id, so that they can withdraw them
+  readonly #byOwner = new Map<object, Map<number, Broadcast>>()
   #active = 0
   #nextId = 1
 
@@ -53,16 +61,20 @@ export class Broadcasts {
 
   /**
    * Casts `name` to every target; resolves with their outcomes in target order once each has
-   * answered, or after `timeoutMs` with `ETO` for the rest.
+   * answered, or after `timeoutMs` with `ETO` for the rest; with null if `owner` withdraws it
+   * (by `ownerId`, its id for the broadcast) first.
    * @throws TroupeError `EATO` with fewer than `min` targets, `EREJECTED` over `MAX_BROADCASTS`
    */
-  start(targets: readonly CastTarget[], name: string, body: Uint8Array, timeoutMs: number, min: number): Promise<WireOutcome[]> {
+  start(targets: readonly CastTarget[], name: string, body: Uint8Array, timeoutMs: number, min: number, owner: object, ownerId: number): Promise<WireOutcome[] | null> {
     if (targets.length < min) return Promise.reject(new TroupeError('EATO', `a broadcast needs ${min} pool(s) and ${targets.length} are connected`))
     if (targets.length === 0) return Promise.resolve([])
     if (this.#active >= MAX_BROADCASTS) return Promise.reject(new TroupeError('EREJECTED', `${MAX_BROADCASTS} broadcasts are already running`))
     return new Promise((resolve) => {
       this.#active++
-      const b = new Broadcast(targets.length, resolve)
+      const b = new Broadcast(targets.length, resolve, owner, ownerId)
+      let owned = this.#byOwner.get(owner)
+      if (owned === undefined) this.#byOwner.set(owner, (owned = new Map()))
+      owned.set(ownerId, b)
       for (const [index, target] of targets.entries()) {
         const id = this.#nextId++
         const run: Run = { id, broadcast: b, index, target }
@@ -108,6 +120,25 @@ export class Broadcasts {
     }
   }
 
+  /** Broadcast `ownerId` of `owner` is given up: its runs still going are revoked, and it resolves with null. */
+  withdraw(owner: object, ownerId: number): void {
+    const b = this.#byOwner.get(owner)?.get(ownerId)
+    if (b === undefined) return // finished already
+    for (const run of b.runs) {
+      if (b.outcomes[run.index] !== undefined) continue
+      this.#runs.delete(run.id)
+      run.target.revokeCast(run.id)
+    }
+    b.open = 0
+    this.#end(b)
+    b.finish(null)
+  }
+
+  /** Everything `owner` broadcast is given up (it is gone). */
+  withdrawAll(owner: object): void {
+    for (const ownerId of [...(this.#byOwner.get(owner)?.keys() ?? [])]) this.withdraw(owner, ownerId)
+  }
+
   #take(target: CastTarget, id: number): Run | undefined {
     const run = this.#runs.get(id)
     if (run === undefined || run.target !== target) return undefined // late, or not this pool's to answer
@@ -147,9 +178,16 @@ export class Broadcasts {
   }
 
   #finish(b: Broadcast): void {
+    this.#end(b)
+    b.finish(b.outcomes as WireOutcome[])
+  }
+
+  #end(b: Broadcast): void {
     this.#clock.clearTimer(b.timer)
     this.#active--
-    b.finish(b.outcomes as WireOutcome[])
+    const owned = this.#byOwner.get(b.owner)
+    owned?.delete(b.ownerId)
+    if (owned?.size === 0) this.#byOwner.delete(b.owner)
   }
 }
 

@@ -545,7 +545,10 @@ export class Client extends EventEmitter<ClientEvents> {
         clock.clearTimer(timer)
         signal?.removeEventListener('abort', onAbort)
       }
-      const onAbort = (): void => pending.reject(new TroupeError('EABORT', 'aborted by the caller', { cause: signal?.reason }))
+      const onAbort = (): void => {
+        pending.reject(new TroupeError('EABORT', 'aborted by the caller', { cause: signal?.reason }))
+        if (!peer.isClosed) peer.send({ k: Kind.BroadcastWithdraw, id }) // the pools stop its runs
+      }
       const pending: PendingBroadcast = {
         resolve: (outcomes) => (end(), resolve(outcomes)),
         reject: (err) => (end(), reject(err)),

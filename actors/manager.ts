@@ -169,6 +169,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       revoke: (id) => pool.revoke(id),
       cast: (id, name, body, timeoutMs) => pool.cast({ id, name, body, timeoutMs }),
       release: (id, name) => pool.release(id, name),
+      revokeCast: (id) => pool.revokeCast(id),
     }
     d.poolJoined(handle, capacity, ranges, allowEval)
     this.#castTargetJoined(handle)
@@ -278,7 +279,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
         const { id } = env
         // the body goes out to the pools at once, before the frame's buffer is reused
         const failed = (err: TroupeError): void => void peer.send({ k: Kind.BroadcastFailed, id, err: toWireError(err) })
-        this.#broadcasts.start([...this.#castTargets.values()], env.name, env.body, env.timeoutMs, env.min).then((outcomes) => {
+        this.#broadcasts.start([...this.#castTargets.values()], env.name, env.body, env.timeoutMs, env.min, peer, id).then((outcomes) => {
+          if (outcomes === null) return // withdrawn: the client stopped waiting
           try {
             peer.send({ k: Kind.BroadcastDone, id, outcomes })
           } catch (err) {
@@ -287,6 +289,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
         }, failed)
         return true
       }
+      case Kind.BroadcastWithdraw:
+        this.#broadcasts.withdraw(peer, env.id)
+        return true
       case Kind.CastDone:
       case Kind.CastFailed:
       case Kind.Barrier: {
@@ -325,6 +330,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const links = this.#links.get(peer)
     this.#links.delete(peer)
     if (links?.client !== undefined) this.#dispatcher.clientGone(links.client)
+    this.#broadcasts.withdrawAll(peer) // not re-sent after a reconnect: nobody waits for them
     if (links?.pool !== undefined) {
       this.#dispatcher.poolGone(links.pool)
       this.#castTargets.delete(links.pool.id)
@@ -411,6 +417,7 @@ export interface LocalPool {
   revoke(id: number): void
   cast(c: PoolCast): void
   release(id: number, name: string): void
+  revokeCast(id: number): void
 }
 
 /** Where a local pool reports. */
@@ -495,5 +502,9 @@ class PoolLink implements PoolHandle, CastTarget {
 
   release(id: number, name: string): void {
     this.#peer.send({ k: Kind.Release, id, name })
+  }
+
+  revokeCast(id: number): void {
+    this.#peer.send({ k: Kind.CastRevoke, id })
   }
 }

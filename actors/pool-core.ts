@@ -180,6 +180,12 @@ export class PoolCore {
     if (run !== undefined) run.slot.worker?.abort(run.localId, new TroupeError('EABORT', 'every caller gave up on this task'))
   }
 
+  /** The same for broadcast subtask `id` (its broadcast was withdrawn). */
+  revokeCast(id: number): void {
+    const run = this.#castsByUpstream.get(id)
+    if (run !== undefined) run.slot.worker?.abort(run.localId, new TroupeError('EABORT', 'the broadcast was withdrawn'))
+  }
+
   /** Aborts every run and forgets them upstream (the manager connection is gone). */
   abandonAll(reason: TroupeError): void {
     for (const byId of [this.#byUpstream, this.#castsByUpstream]) {

@@ -280,6 +280,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       this.#core.cast({ id: env.id, name: env.name, body: env.body, timeoutMs: env.timeoutMs })
     } else if (env.k === Kind.Release) {
       this.#core.release(env.id, env.name)
+    } else if (env.k === Kind.CastRevoke) {
+      this.#core.revokeCast(env.id)
     } else {
       return false
     }

@@ -46,6 +46,8 @@ export const Kind = {
   Broadcast: 23,
   BroadcastDone: 24,
   BroadcastFailed: 25,
+  BroadcastWithdraw: 26,
+  CastRevoke: 27,
 } as const
 export type Kind = (typeof Kind)[keyof typeof Kind]
 
@@ -142,13 +144,17 @@ export interface Broadcast { k: typeof Kind.Broadcast; id: number; name: string;
 export interface BroadcastDone { k: typeof Kind.BroadcastDone; id: number; outcomes: WireOutcome[] }
 /** Manager → client: broadcast `id` did not start (`EATO`: fewer than `min` pools, `EREJECTED`: too many broadcasts). */
 export interface BroadcastFailed { k: typeof Kind.BroadcastFailed; id: number; err: WireError }
+/** Client → manager: the client no longer waits for broadcast `id` (aborted); its runs stop. Nothing answers. */
+export interface BroadcastWithdraw { k: typeof Kind.BroadcastWithdraw; id: number }
+/** Manager → pool: abort the run of cast `id` (its broadcast was withdrawn); what it then reports is dropped. */
+export interface CastRevoke { k: typeof Kind.CastRevoke; id: number }
 
 export type Envelope =
   | Hello | Auth | Ping | Pong | Bye
   | Ask | Tell | Reply | Fail | Cancel
   | Submit | Withdraw | Assign | Revoke | Done | Failed | Progress | PoolState
   | Cast | CastDone | CastFailed | Barrier | Release
-  | Broadcast | BroadcastDone | BroadcastFailed
+  | Broadcast | BroadcastDone | BroadcastFailed | BroadcastWithdraw | CastRevoke
 
 // ---------------------------------------------------------------------------------------------
 // encoding: one function per kind writes `[k, ...fields]`, every field present (null if absent)
@@ -236,6 +242,8 @@ const ENCODE: Encoders = {
     }
   },
   [Kind.BroadcastFailed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
+  [Kind.BroadcastWithdraw]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
+  [Kind.CastRevoke]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
 }
 
 /** Encodes an envelope into a fresh view of a shared slab (never overwritten later). */
@@ -450,6 +458,8 @@ const DECODE: Decoders = {
   [Kind.Broadcast]: (r) => ({ k: Kind.Broadcast, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), timeoutMs: r.reqUint(), min: r.reqUint() }),
   [Kind.BroadcastDone]: (r) => ({ k: Kind.BroadcastDone, id: r.reqUint(), outcomes: r.reqOutcomes() }),
   [Kind.BroadcastFailed]: (r) => ({ k: Kind.BroadcastFailed, id: r.reqUint(), err: r.reqError() }),
+  [Kind.BroadcastWithdraw]: (r) => ({ k: Kind.BroadcastWithdraw, id: r.reqUint() }),
+  [Kind.CastRevoke]: (r) => ({ k: Kind.CastRevoke, id: r.reqUint() }),
 }
 
 /**

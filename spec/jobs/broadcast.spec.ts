@@ -131,6 +131,38 @@ for (const scheme of schemes) {
     assert.is((await client.broadcast('__hello', 'again')).filter((o) => o.ok).length, 3)
   })
 
+  t.test("aborting a broadcast rejects it at once and aborts every pool's run", async () => {
+    const g = grid()
+    await threePools(g)
+    const client = await g.client()
+    const before = values(await client.broadcast<number>('__aborted', null))
+    const controller = new AbortController()
+    const running = client.broadcast('__untilAborted', null, { timeout: 60_000, signal: controller.signal })
+    controller.abort()
+    await rejectsWith(running, 'EABORT')
+    // each pool has the revocation before this broadcast (its connection keeps the order)
+    const after = values(await client.broadcast<number>('__aborted', null))
+    const aborts = after.map((n, i) => n - (before[i] as number))
+    if (g.scheme === 'tcp') assert.equal(aborts, [1, 1, 1]) // a child process each
+    else assert.is(Math.max(...aborts), 3) // inline pools share this process's count; the last to answer saw all three
+  })
+
+  t.test("a client that closes stops its broadcasts' runs", async () => {
+    const g = grid()
+    await threePools(g)
+    const watcher = await g.client()
+    const total = async (): Promise<number> => Math.max(...values(await watcher.broadcast<number>('__aborted', null)))
+    const before = await total()
+    const leaving = await g.client()
+    const running = leaving.broadcast('__untilAborted', null, { timeout: 60_000 })
+    await leaving.close()
+    await rejectsWith(running, 'ECLOSED')
+    // the manager learns of the close on another connection than the watcher's: ask until the
+    // runs report their abort (each ask is a broadcast round trip; the suite's deadline bounds it)
+    const expected = g.scheme === 'tcp' ? 1 : 3 // a child process each, or one shared count
+    while ((await total()) - before < expected);
+  })
+
   t.test('job({ workers: 3 }) waits for the third pool to join', async () => {
     const g = grid()
     await g.startManager()

@@ -44,6 +44,8 @@ export const EXAMPLES: Envelope[] = [
   },
   { k: Kind.BroadcastDone, id: 10, outcomes: [] },
   { k: Kind.BroadcastFailed, id: 9, err: { code: 'EATO', message: 'no pools' } },
+  { k: Kind.BroadcastWithdraw, id: 9 },
+  { k: Kind.CastRevoke, id: 4 },
 ]
 
 /** Byte strings as hex and absent fields dropped, so Buffer and Uint8Array views compare equal. */
