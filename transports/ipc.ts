@@ -10,12 +10,32 @@ import { StreamLink } from './stream-link.js'
 /** The fd of the channel in the child. */
 export const CHANNEL_FD = 3
 
+// Node options of this process that a child must not inherit. With -e or -p a child would run
+// this process's own code rather than its entry: a pool started from `node -e` would start a
+// pool in each child, and so on. The others contend for what this process holds (an inspector
+// port) or belong to its runner (test, watch), as node --test itself filters them for its children.
+const DROP_WITH_VALUE = new Set(['-e', '--eval', '-p', '--print', '--inspect-port', '--debug-port', '--test-reporter', '--test-reporter-destination', '--watch-path'])
+const DROP = new Set(['--input-type', '--inspect', '--inspect-brk', '--inspect-wait', '--test', '--test-only', '--experimental-test-coverage', '--watch', '--watch-preserve-output'])
+
+/** `execArgv` less what a child process must not inherit (above). */
+export function childExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = []
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string
+    const [name = arg] = arg.split('=', 1)
+    if (DROP_WITH_VALUE.has(name)) {
+      if (name === arg) i++ // the value is the next argument
+    } else if (!DROP.has(name)) kept.push(arg)
+  }
+  return kept
+}
+
 /**
  * Starts `node [execArgv] entry` with a socketpair on fd 3 and returns the parent's end.
  * The child's stdout and stderr are the parent's.
  */
 export function spawnWithChannel(entry: string, env: NodeJS.ProcessEnv): { child: ChildProcess; link: StreamLink } {
-  const child = spawn(process.execPath, [...process.execArgv, entry], {
+  const child = spawn(process.execPath, [...childExecArgv(process.execArgv), entry], {
     stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
     env: { ...process.env, ...env },
   })
