@@ -39,6 +39,13 @@ export interface PeerHost {
   peerClosed(peer: Peer, why: TroupeError): void
 }
 
+/**
+ * Bytes of tells and asks a peer may be sent while its connection reports backpressure (the
+ * peer reads slower than we write, or not at all). Past this, `tell` throws and `ask` rejects
+ * with `EMAILBOX` until the connection drains: the outbound queue is bounded like a mailbox.
+ */
+export const MAX_CONGESTED_BYTES = 64 * 1024 * 1024 // 64 MiB
+
 export class Peer implements FrameSink {
   readonly #host: PeerHost
   readonly #maxFrameBytes: number
@@ -48,6 +55,9 @@ export class Peer implements FrameSink {
   /** Asks this peer sent us that are still being handled, by the peer's id (for `Cancel`); not a Map: see id-table.ts. */
   readonly #inbound = new IdTable<Letter>()
   #closed = false
+  // bytes of tells and asks sent since the connection last reported backpressure, or -1 while it has none
+  #congestedBytes = -1
+  readonly #drainWaiters: { resolve(): void; reject(err: TroupeError): void }[] = []
   /** Set on every drain; the grid listens to resume sending. */
   onDrain: (() => void) | undefined
 
@@ -113,6 +123,7 @@ export class Peer implements FrameSink {
     if (this.#closed) return Promise.reject(new TroupeError('ECLOSED', `connection to ${this.id} is closed`))
     let frame: ByteRange
     try {
+      this.#checkCongestion()
       const body = encodeTransient(message)
       this.checkPayload(body)
       frame = encodeAsk(this.pending.nextId, to, body)
@@ -122,16 +133,31 @@ export class Peer implements FrameSink {
     }
     const { buf, start, end } = frame // the shared writer: read it before anything else encodes
     const answer = this.pending.open(timeout, signal, this.#cancel)
-    this.#transport?.send(buf, start, end)
+    this.#sendCounted(buf, start, end)
     return answer
   }
 
   tell(to: string, message: unknown): void {
     if (this.#closed) throw new TroupeError('ECLOSED', `connection to ${this.id} is closed`)
+    this.#checkCongestion()
     const body = encodeTransient(message)
     this.checkPayload(body)
     const frame = encodeTell(to, body)
-    this.#sendFrame(frame.buf, frame.start, frame.end)
+    this.#checkFrame(frame.end - frame.start)
+    this.#sendCounted(frame.buf, frame.start, frame.end)
+  }
+
+  /** @throws TroupeError `EMAILBOX` past MAX_CONGESTED_BYTES sent into backpressure. */
+  #checkCongestion(): void {
+    if (this.#congestedBytes > MAX_CONGESTED_BYTES) {
+      throw new TroupeError('EMAILBOX', `the connection to ${this.id} has over ${MAX_CONGESTED_BYTES} bytes waiting: the peer does not read them`)
+    }
+  }
+
+  #sendCounted(buf: Uint8Array, start: number, end: number): void {
+    const below = this.#transport?.send(buf, start, end) ?? false
+    if (this.#congestedBytes >= 0) this.#congestedBytes += end - start
+    else if (!below) this.#congestedBytes = 0
   }
 
   readonly #cancel = (id: number): void => {
@@ -181,13 +207,23 @@ export class Peer implements FrameSink {
   }
 
   drain(): void {
+    this.#congestedBytes = -1
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve()
     this.onDrain?.()
+  }
+
+  drained(): Promise<void> {
+    if (this.#closed) return Promise.reject(new TroupeError('ECLOSED', `connection to ${this.id} is closed`))
+    if (this.#congestedBytes < 0) return Promise.resolve()
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }))
   }
 
   closed(why: TroupeError): void {
     if (this.#closed) return
     this.#closed = true
-    this.pending.rejectAll(new TroupeError('ECLOSED', `connection to ${this.id || this.remoteAddress} closed: ${why.message}`, { cause: why }))
+    const closed = new TroupeError('ECLOSED', `connection to ${this.id || this.remoteAddress} closed: ${why.message}`, { cause: why })
+    this.pending.rejectAll(closed)
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(closed)
     for (const letter of this.#inbound.drain()) letter.cancel(why)
     this.#host.peerClosed(this, why)
   }

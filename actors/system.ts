@@ -60,6 +60,13 @@ export interface RemoteSystem {
   readonly remoteAddress: string
   /** A reference to the actor `name` on that node. */
   ref<M = unknown, R = unknown>(name: string): ActorRef<M, R>
+  /**
+   * Resolves once what was told or asked of that node has been handed to the network: at once
+   * unless the connection reports backpressure (the node reads slower than we write). Tells and
+   * asks sent into 64 MiB of backpressure fail with `EMAILBOX`; await this before sending more.
+   * Rejects with `ECLOSED` if the connection closes first.
+   */
+  drained(): Promise<void>
   /** Closes this connection; asks waiting on it reject with `ECLOSED`. */
   close(): Promise<void>
 }

@@ -1,9 +1,10 @@
 import * as assert from 'uvu/assert'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ActorSystem } from '../../index.js'
+import { ActorSystem, type TroupeError } from '../../index.js'
+import { MAX_CONGESTED_BYTES } from '../../actors/peer.js'
 import { exited, startFixture, stopChild } from '../children.js'
-import { rejectsWith, settlements, suite, unique } from '../harness.js'
+import { rejectsWith, settlements, suite, unique, withDeadline } from '../harness.js'
 
 const t = suite('a peer process dies or freezes')
 
@@ -51,6 +52,38 @@ for (const [scheme, url] of listenUrls) {
     assert.ok(elapsed >= HEARTBEAT.interval * (HEARTBEAT.misses - 1), `too early: ${elapsed} ms`)
     assert.ok(elapsed < HEARTBEAT.interval * (HEARTBEAT.misses + 1) + 500, `too late: ${elapsed} ms`)
     assert.is(system.peers.length, 0)
+  })
+
+  t.test(`${scheme}: tells to a peer that stops reading are bounded (EMAILBOX), and flow again once it reads`, async () => {
+    const fixture = await startFixture<{ address: string }>('actor-node.ts', [url()], { TROUPE_TEST_KEY: 'k' })
+    t.cleanup(() => stopChild(fixture.child))
+    const system = new ActorSystem({ key: 'k' }) // default heartbeats: the pause below is shorter
+    t.cleanup(() => system.close())
+    const peer = await system.connect(fixture.hello.address)
+    const echo = peer.ref('echo')
+    await peer.drained() // nothing waits to be sent
+    fixture.child.kill('SIGSTOP')
+    const chunk = new Uint8Array(1024 * 1024)
+    let sent = 0
+    let refused: TroupeError | undefined
+    while (refused === undefined && sent < 4 * MAX_CONGESTED_BYTES) {
+      try {
+        echo.tell(chunk)
+        sent += chunk.length
+      } catch (err) {
+        refused = err as TroupeError
+      }
+    }
+    assert.is(refused?.code, 'EMAILBOX', `${sent} bytes accepted`)
+    assert.ok(sent > MAX_CONGESTED_BYTES && sent < 2 * MAX_CONGESTED_BYTES, `${sent} bytes accepted`)
+    await rejectsWith(echo.ask('over the bound'), 'EMAILBOX')
+    const drained = peer.drained()
+    fixture.child.kill('SIGCONT')
+    await withDeadline(drained, 10_000, 'the peer to read the backlog')
+    echo.tell(chunk)
+    assert.is(await echo.ask('after'), 'after')
+    await system.close()
+    await rejectsWith(peer.drained(), 'ECLOSED')
   })
 }
 
