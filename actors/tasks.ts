@@ -43,10 +43,14 @@ export interface TaskModule {
 /** Where a pool's tasks come from: a module (URL or path), or an object (inline pools only). */
 export type TasksSource = URL | string | TaskMap
 
-/** A module's location as a URL string, for a child process or thread to import. */
+/**
+ * A module's location as a URL string, for a child process or thread to import: a URL as is, a
+ * path resolved against the working directory. A scheme has two letters or more, so a Windows
+ * drive (`C:`) reads as a path.
+ */
 export function moduleUrl(tasks: URL | string): string {
   if (tasks instanceof URL) return tasks.href
-  return /^[a-z][a-z0-9+.-]*:/i.test(tasks) ? tasks : pathToFileURL(tasks).href
+  return /^[a-z][a-z0-9+.-]+:/i.test(tasks) ? tasks : pathToFileURL(tasks).href
 }
 
 /**

@@ -4,10 +4,9 @@
  * draining on SIGINT/SIGTERM/SIGHUP.
  */
 import { readFileSync } from 'node:fs'
-import { isAbsolute, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Client, TroupeError, type NetworkOptions } from '../index.js'
+import { moduleUrl } from '../actors/tasks.js'
 import { enableDebug } from '../lib/debug.js'
 
 /** A mistake on the command line: printed with the command's usage, exit code 2. */
@@ -132,9 +131,14 @@ export function isStopMessage(msg: unknown): boolean {
   return typeof msg === 'object' && msg !== null && (msg as { troupe?: unknown }).troupe === 'stop'
 }
 
+/** The manager a command talks to: `--manager`, else `$TROUPE_MANAGER`, else DEFAULT_MANAGER. */
+export function managerUrl(flag: string | undefined): string {
+  return flag ?? process.env.TROUPE_MANAGER ?? DEFAULT_MANAGER
+}
+
 /** Connects a client without reconnecting: a command should fail, not wait, when the manager is gone. */
 export function connect(manager: string | undefined, network: NetworkOptions): Promise<Client> {
-  return Client.connect(manager ?? process.env.TROUPE_MANAGER ?? DEFAULT_MANAGER, { ...network, reconnect: false }).catch((err: unknown) => {
+  return Client.connect(managerUrl(manager), { ...network, reconnect: false }).catch((err: unknown) => {
     throw explain(err, network)
   })
 }
@@ -151,6 +155,5 @@ export function toJson(value: unknown): string {
 
 /** A module argument: a URL as is, a path relative to the working directory. */
 export function moduleFrom(spec: string): URL {
-  if (/^[a-z][a-z0-9+.-]+:/i.test(spec)) return new URL(spec)
-  return pathToFileURL(isAbsolute(spec) ? spec : resolve(spec))
+  return new URL(moduleUrl(spec))
 }

@@ -1,6 +1,6 @@
 /** `troupe worker`: a pool for a manager, or standalone, until a signal or `troupe stop`. */
 import { WorkerPool, type PoolMode } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, isStopMessage, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, isStopMessage, managerUrl, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe worker (--manager URL | --listen URL) --tasks MODULE [options]
 
@@ -35,7 +35,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   const mode = v.mode ?? 'process'
   if (!['process', 'thread', 'inline'].includes(mode)) throw new UsageError(`--mode is process, thread or inline, not "${mode}"`)
   const network = networkOptions(v)
-  const where = v.listen === undefined ? { manager: v.manager ?? process.env.TROUPE_MANAGER ?? DEFAULT_MANAGER } : { listen: v.listen }
+  const where = v.listen === undefined ? { manager: managerUrl(v.manager) } : { listen: v.listen }
   const pool = await WorkerPool.start({
     ...network,
     ...where,
