@@ -219,18 +219,13 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   async all<R = unknown>(name: string, inputs: readonly unknown[], options: RunOptions = {}): Promise<R[]> {
     if (!Array.isArray(inputs)) throw configError('inputs', 'an array', inputs)
-    const group = new AbortController()
-    setMaxListeners(inputs.length + 1, group.signal) // one listener per call of the group
-    const outer = signalOption('signal', options.signal)
-    const forward = (): void => group.abort(outer?.reason)
-    outer?.addEventListener('abort', forward, { once: true })
+    const group = callGroup(signalOption('signal', options.signal), inputs.length)
     try {
       const calls = inputs.map((input) => this.run<R>(name, input, { ...options, signal: group.signal }))
       for (const call of calls) call.catch(() => {}) // the first failure is reported; the rest follow from it
       return await Promise.all(calls)
     } finally {
-      group.abort(new TroupeError('EABORT', 'another task of the group failed'))
-      outer?.removeEventListener('abort', forward)
+      group.end(new TroupeError('EABORT', 'another task of the group failed'))
     }
   }
 
@@ -241,11 +236,7 @@ export class Client extends EventEmitter<ClientEvents> {
   async *each<R = unknown>(name: string, inputs: Iterable<unknown> | AsyncIterable<unknown>, options: EachOptions = {}): AsyncGenerator<EachResult<R>> {
     const { concurrency, ...runOptions } = options
     const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
-    const group = new AbortController()
-    setMaxListeners(window + 1, group.signal) // one listener per open call
-    const outer = signalOption('signal', runOptions.signal)
-    const forward = (): void => group.abort(outer?.reason)
-    outer?.addEventListener('abort', forward, { once: true })
+    const group = callGroup(signalOption('signal', runOptions.signal), window)
     const finished: EachResult<R>[] = []
     let wake: (() => void) | undefined
     let open = 0
@@ -279,8 +270,7 @@ export class Client extends EventEmitter<ClientEvents> {
         yield finished.shift() as EachResult<R>
       }
     } finally {
-      group.abort(new TroupeError('EABORT', 'the each() loop ended early'))
-      outer?.removeEventListener('abort', forward)
+      group.end(new TroupeError('EABORT', 'the each() loop ended early'))
     }
   }
 
@@ -586,5 +576,24 @@ function toOutcome(w: WireOutcome): Outcome<unknown> {
     return { worker: w.worker, ok: true, value: decodeValue(w.body), ms: w.ms }
   } catch (err) {
     return { worker: w.worker, ok: false, error: err as TroupeError }
+  }
+}
+
+/**
+ * The signal shared by the calls of `all()` and `each()`: it aborts with `outer` (at once when
+ * `outer` already has, so nothing is sent) and on `end()`. `calls` may listen to it at once.
+ */
+function callGroup(outer: AbortSignal | undefined, calls: number): { signal: AbortSignal; end(reason: TroupeError): void } {
+  const group = new AbortController()
+  setMaxListeners(calls + 1, group.signal) // one listener per open call
+  const forward = (): void => group.abort(outer?.reason)
+  if (outer?.aborted === true) forward()
+  else outer?.addEventListener('abort', forward, { once: true })
+  return {
+    signal: group.signal,
+    end(reason) {
+      group.abort(reason)
+      outer?.removeEventListener('abort', forward)
+    },
   }
 }

@@ -94,6 +94,18 @@ for (const scheme of schemes) {
     await rejectsWith(client.run('add', [1, 1], { signal: AbortSignal.abort() }), 'EABORT')
   })
 
+  t.test('all() and each() with an already aborted signal: EABORT for every input, nothing sent', async () => {
+    const { client, manager } = await grid()
+    const signal = AbortSignal.abort()
+    await rejectsWith(client.all('add', [[1, 1], [2, 2]], { signal }), 'EABORT')
+    const codes: string[] = []
+    for await (const r of client.each('add', [[1, 1], [2, 2]], { signal })) codes.push(r.ok ? 'ok' : (r.error.code as string))
+    assert.equal(codes, ['EABORT', 'EABORT'])
+    await client.stats() // behind anything the client sent
+    const { done, failed, busy, queued } = manager.stats()
+    assert.equal({ done, failed, busy, queued }, { done: 0, failed: 0, busy: 0, queued: 0 })
+  })
+
   t.run()
 }
 
