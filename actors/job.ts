@@ -37,7 +37,7 @@ const REPORTS: unique symbol = Symbol.for('troupe.job.reports') as never
 const CURRENT_RUN: unique symbol = Symbol.for('troupe.job.run') as never
 
 /** Lines kept per job instance between two collections; older ones are dropped. */
-export const REPORT_LIMIT = 10_000
+const REPORT_LIMIT = 10_000
 
 /** Which subtask run the code on this async path belongs to. */
 export function jobRuns(): AsyncLocalStorage<JobRun> {

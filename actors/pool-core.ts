@@ -9,6 +9,7 @@ import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
+import { backoffDelay, type Backoff } from './reconnector.js'
 import { parseJobName } from './tasks.js'
 import type { Worker, WorkerEvents } from './workers.js'
 
@@ -47,7 +48,7 @@ export interface PoolCoreOptions {
   workers: number
   capacity: number
   taskTimeoutKillMs: number
-  respawn: { initialDelayMs: number; maxDelayMs: number }
+  respawn: Backoff
   clock: Clock
   /** Starts worker number `index`; its events must go to `events`. */
   spawn(index: number, events: WorkerEvents): Promise<Worker>
@@ -300,8 +301,7 @@ export class PoolCore {
     if (this.#closed) return
     this.#capacityChanged()
     slot.quickExits = this.#o.clock.now() - slot.spawnedAt < STABLE_MS ? slot.quickExits + 1 : 0
-    const { initialDelayMs, maxDelayMs } = this.#o.respawn
-    const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, slot.quickExits - 1))
+    const delay = backoffDelay(this.#o.respawn, Math.max(0, slot.quickExits - 1))
     this.#o.lifecycle?.('exit', slot.index, why)
     slot.respawnTimer = this.#o.clock.setTimer(delay, () => {
       slot.respawnTimer = undefined

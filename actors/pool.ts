@@ -16,7 +16,7 @@ import { Manager, type CloseOptions, type LocalPoolReports, type ManagerStats } 
 import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { PoolCore, type PoolUpstream } from './pool-core.js'
-import { Reconnector, type ReconnectOption } from './reconnector.js'
+import { Reconnector, backoffOption, type ReconnectOption } from './reconnector.js'
 import { slotRanges } from './routing.js'
 import { ActorSystem } from './system.js'
 import { loadTasks, moduleUrl, type TaskModule, type TasksSource } from './tasks.js'
@@ -112,16 +112,14 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const mode = o.mode ?? (isModule ? 'process' : 'inline')
     if (mode !== 'process' && mode !== 'thread' && mode !== 'inline') throw configError('mode', "'process', 'thread' or 'inline'", mode)
     if (!isModule && mode !== 'inline') throw configError('tasks', `a module URL or path in ${mode} mode (functions cannot be sent to another ${mode})`, source)
-    const workers = mode === 'inline' ? 1 : integerOption('workers', o.workers, availableParallelism(), 1, 1024)
-    const capacity = integerOption('capacity', o.capacity, mode === 'inline' ? integerOption('workers', o.workers, availableParallelism(), 1, 1024) : workers, 1)
+    // an inline pool runs on one event loop; `workers` still sets its default capacity
+    const requestedWorkers = integerOption('workers', o.workers, availableParallelism(), 1, 1024)
+    const workers = mode === 'inline' ? 1 : requestedWorkers
+    const capacity = integerOption('capacity', o.capacity, requestedWorkers, 1)
     const ranges = slotRanges(o.prioritySlots, capacity)
     const allowEval = booleanOption('allowEval', o.allowEval, false)
     const taskTimeoutKillMs = durationOption('taskTimeoutKill', o.taskTimeoutKill, DEFAULT_TASK_TIMEOUT_KILL_MS)
-    const reconnect = o.reconnect === false ? {} : optionsObject('reconnect', o.reconnect ?? {})
-    const respawn = {
-      initialDelayMs: durationOption('reconnect.initialDelay', reconnect.initialDelay, 100),
-      maxDelayMs: durationOption('reconnect.maxDelay', reconnect.maxDelay, 5000),
-    }
+    const respawn = backoffOption(o.reconnect === false ? {} : optionsObject('reconnect', o.reconnect ?? {}))
 
     const pool = new WorkerPool(mode, workers)
     const tasks: TaskModule | undefined = mode === 'inline' ? await loadTasks(source) : undefined
@@ -156,7 +154,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         manager.on('sysmsg', (msg, from) => pool.emit('sysmsg', msg, from))
         pool.#reports = manager.attachLocalPool(pool.#core, pool.#core.capacity, ranges, allowEval)
       } else {
-        await pool.#connect(o.manager as string, o, { capacity, prioritySlots: o.prioritySlots, allowEval })
+        pool.#reports = pool.#managerReports()
+        await pool.#connect(o.manager as string, o, { prioritySlots: o.prioritySlots, allowEval })
       }
     } catch (err) {
       await pool.#core.close()
@@ -215,11 +214,28 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   // ---- upstream --------------------------------------------------------------------------------
 
-  /** Where the core reports: the manager connection, or the embedded manager (standalone). */
+  /**
+   * What the core reports goes to `#reports`: the embedded manager (standalone) or the manager
+   * connection. Read on each call: the core starts before either is set, and reports nothing
+   * until then.
+   */
   #upstream(): PoolUpstream {
+    return {
+      done: (id, body, ms) => this.#reports?.done(id, body, ms),
+      failed: (id, err) => this.#reports?.failed(id, err),
+      progress: (id, value) => this.#reports?.progress(id, value),
+      capacity: (capacity) => this.#reports?.state(capacity, this.#draining),
+      castDone: (id, body, ms) => this.#reports?.castDone(id, body, ms),
+      castFailed: (id, err) => this.#reports?.castFailed(id, err),
+      barrier: (id, name) => this.#reports?.barrier(id, name),
+    }
+  }
+
+  /** Reports as envelopes to the manager; dropped while disconnected (the manager re-queues what it gave us). */
+  #managerReports(): LocalPoolReports {
     const send = (env: Envelope): void => {
       const peer = this.#link?.peer
-      if (peer === undefined) return // the manager is gone; it re-queues what it had given us
+      if (peer === undefined) return
       try {
         peer.send(env)
       } catch (err) {
@@ -228,23 +244,21 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       }
     }
     return {
-      done: (id, body, ms) => (this.#reports !== undefined ? this.#reports.done(id, body, ms) : send({ k: Kind.Done, id, body, ms })),
-      failed: (id, err) => (this.#reports !== undefined ? this.#reports.failed(id, err) : send({ k: Kind.Failed, id, err })),
-      progress: (id, value) => (this.#reports !== undefined ? this.#reports.progress(id, value) : send({ k: Kind.Progress, id, value })),
-      capacity: () => this.#sendState(),
-      castDone: (id, body, ms) => (this.#reports !== undefined ? this.#reports.castDone(id, body, ms) : send({ k: Kind.CastDone, id, body, ms })),
-      castFailed: (id, err) => (this.#reports !== undefined ? this.#reports.castFailed(id, err) : send({ k: Kind.CastFailed, id, err })),
-      barrier: (id, name) => (this.#reports !== undefined ? this.#reports.barrier(id, name) : send({ k: Kind.Barrier, id, name })),
+      done: (id, body, ms) => send({ k: Kind.Done, id, body, ms }),
+      failed: (id, err) => send({ k: Kind.Failed, id, err }),
+      progress: (id, value) => send({ k: Kind.Progress, id, value }),
+      state: (capacity, draining) => this.#link?.peer?.send({ k: Kind.PoolState, capacity, draining }),
+      castDone: (id, body, ms) => send({ k: Kind.CastDone, id, body, ms }),
+      castFailed: (id, err) => send({ k: Kind.CastFailed, id, err }),
+      barrier: (id, name) => send({ k: Kind.Barrier, id, name }),
     }
   }
 
   #sendState(): void {
-    const capacity = this.#core.capacity
-    if (this.#reports !== undefined) this.#reports.state(capacity, this.#draining)
-    else this.#link?.peer?.send({ k: Kind.PoolState, capacity, draining: this.#draining })
+    this.#reports?.state(this.#core.capacity, this.#draining)
   }
 
-  async #connect(url: string, o: NetworkOptions & { reconnect?: ReconnectOption }, join: { capacity: number; prioritySlots: unknown; allowEval: boolean }): Promise<void> {
+  async #connect(url: string, o: NetworkOptions & { reconnect?: ReconnectOption }, join: { prioritySlots: unknown; allowEval: boolean }): Promise<void> {
     const system = new ActorSystem({ ...o, name: 'pool' })
     this.#system = system
     hostNodeActor(system, (msg, from) => this.emit('sysmsg', msg, from))

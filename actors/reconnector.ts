@@ -25,6 +25,25 @@ export interface ReconnectHandlers {
 
 const DEFAULT_INITIAL_DELAY_MS = 100
 const DEFAULT_MAX_DELAY_MS = 5000
+
+/** Waits doubling from `initialDelayMs` to `maxDelayMs`: reconnecting, and a pool respawning its workers. */
+export interface Backoff {
+  initialDelayMs: number
+  maxDelayMs: number
+}
+
+/** Checks the delays of a `reconnect` option (defaults 100 ms and 5 s). @throws TroupeError `ECONFIG` */
+export function backoffOption(r: { initialDelay?: number | undefined; maxDelay?: number | undefined }): Backoff {
+  return {
+    initialDelayMs: durationOption('reconnect.initialDelay', r.initialDelay, DEFAULT_INITIAL_DELAY_MS),
+    maxDelayMs: durationOption('reconnect.maxDelay', r.maxDelay, DEFAULT_MAX_DELAY_MS),
+  }
+}
+
+/** The wait before retry `attempt` (0 for the first). */
+export function backoffDelay(b: Backoff, attempt: number): number {
+  return Math.min(b.maxDelayMs, b.initialDelayMs * 2 ** attempt)
+}
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
 export class Reconnector {
@@ -33,8 +52,7 @@ export class Reconnector {
   readonly #options: NetworkOptions
   readonly #handlers: ReconnectHandlers
   readonly #enabled: boolean
-  readonly #initialDelayMs: number
-  readonly #maxDelayMs: number
+  readonly #backoff: Backoff
   #peer: Peer | undefined
   // the peer whose `connected` handler is running: its loss is handled by the attempt itself
   #connecting: Peer | undefined
@@ -49,9 +67,7 @@ export class Reconnector {
     this.#options = network
     this.#handlers = handlers
     this.#enabled = reconnect !== false
-    const r = reconnect === false ? {} : (reconnect ?? {})
-    this.#initialDelayMs = durationOption('reconnect.initialDelay', r.initialDelay, DEFAULT_INITIAL_DELAY_MS)
-    this.#maxDelayMs = durationOption('reconnect.maxDelay', r.maxDelay, DEFAULT_MAX_DELAY_MS)
+    this.#backoff = backoffOption(reconnect === false ? {} : (reconnect ?? {}))
     system.on('peerClosed', this.#onClosed)
   }
 
@@ -74,7 +90,7 @@ export class Reconnector {
         const e = err as TroupeError
         const remaining = deadline - this.#system.clock.now()
         if (this.#closed || e.code !== 'ECLOSED' || remaining <= 0) throw e
-        await this.#sleep(Math.min(remaining, this.#delay(attempt)))
+        await this.#sleep(Math.min(remaining, backoffDelay(this.#backoff, attempt)))
         if (this.#closed) throw new TroupeError('ECLOSED', 'closed while connecting')
       }
     }
@@ -123,7 +139,7 @@ export class Reconnector {
 
   async #reconnect(): Promise<void> {
     for (let attempt = 0; !this.#closed; attempt++) {
-      await this.#sleep(this.#delay(attempt))
+      await this.#sleep(backoffDelay(this.#backoff, attempt))
       if (this.#closed) return
       try {
         await this.#connect()
@@ -135,9 +151,6 @@ export class Reconnector {
     }
   }
 
-  #delay(attempt: number): number {
-    return Math.min(this.#maxDelayMs, this.#initialDelayMs * 2 ** attempt)
-  }
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {

@@ -123,10 +123,6 @@ export class TaskExecutor {
     this.#clock = clock
   }
 
-  get running(): number {
-    return this.#running.size
-  }
-
   start(a: Assignment): void {
     const { id } = a
     let input: unknown

@@ -3,7 +3,7 @@
  * an assignment once it has decoded it. Shared by the inline runtime and actors/worker-entry.ts.
  */
 import { pathToFileURL } from 'node:url'
-import { TroupeError, configError } from '../lib/errors.js'
+import { TroupeError } from '../lib/errors.js'
 import { isJobClass, jobRuns, takeReports, type Job, type JobRun } from './job.js'
 
 /** What a task receives besides its input. */
@@ -76,8 +76,8 @@ export async function loadTasks(source: TasksSource): Promise<TaskModule> {
   return splitJobs(tasks, url)
 }
 
+// `entries` is an object: WorkerPool.start checks a tasks object, and a module's is built here
 function splitJobs(entries: Record<string, unknown>, where: string): TaskModule {
-  if (typeof entries !== 'object' || entries === null) throw configError('tasks', 'a module URL, a path or an object of functions', entries)
   const tasks: Record<string, unknown> = {}
   const jobs = new Map<string, new () => Job>()
   for (const [name, value] of Object.entries(entries)) {
