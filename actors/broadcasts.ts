@@ -18,7 +18,7 @@ export interface CastTarget {
 }
 
 /** Broadcasts in flight at once; more are refused with `EREJECTED` (each holds a run on every pool). */
-export const MAX_BROADCASTS = 1024
+const MAX_BROADCASTS = 1024
 
 interface Run {
   readonly id: number

@@ -179,15 +179,12 @@ export class Execution implements Queued, TaskInfo, Waiter {
     this.#body = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1')
   }
 
-  get waiting(): boolean {
-    return this.#waiters !== undefined
-  }
-
   /** Calls `fn` for every waiter. */
   forEachWaiter(fn: (w: Waiter) => void): void {
     const w = this.#waiters
     if (w === undefined) return
-    if (Array.isArray(w)) for (const one of [...w]) fn(one)
+    // never changed in place (addWaiter and removeWaiter make new arrays): no copy needed
+    if (Array.isArray(w)) for (const one of w) fn(one)
     else fn(w)
   }
 
@@ -287,8 +284,8 @@ export class Dispatcher {
       client.failed(taskId, { code: 'EREJECTED', message: 'the manager is draining and takes no new task' })
       return
     }
-    const coalesceKey = this.#o.coalesce && options.key !== undefined ? `${name}\u0000${options.key}` : undefined
-    const leader = coalesceKey === undefined ? undefined : this.#coalesced.get(coalesceKey)
+    const key = this.#o.coalesce && options.key !== undefined ? coalesceKey(name, options.key) : undefined
+    const leader = key === undefined ? undefined : this.#coalesced.get(key)
     if (leader !== undefined) {
       const waiter = { client, taskId, run: leader }
       leader.addWaiter(waiter)
@@ -303,7 +300,7 @@ export class Dispatcher {
       return
     }
     open.set(taskId, run)
-    if (coalesceKey !== undefined) this.#coalesced.set(coalesceKey, run)
+    if (key !== undefined) this.#coalesced.set(key, run)
     // nothing waits ahead of it: straight to a pool if one is free (the common case)
     const pool = this.#queue.size === 0 ? this.#pick(run) : undefined
     if (pool !== undefined) {
@@ -358,9 +355,12 @@ export class Dispatcher {
 
   // ---- pools ---------------------------------------------------------------------------------
 
-  poolJoined(handle: PoolHandle, capacity: number, ranges: SlotRanges, allowEval: boolean): void {
-    this.#pools.set(handle, new PoolEntry(handle, capacity, ranges, allowEval))
+  /** Adds a pool and gives it what it may take; returns how it looks to `worker` listeners. */
+  poolJoined(handle: PoolHandle, capacity: number, ranges: SlotRanges, allowEval: boolean): WorkerInfo {
+    const pool = new PoolEntry(handle, capacity, ranges, allowEval)
+    this.#pools.set(handle, pool)
     this.#dispatch()
+    return infoOf(pool)
   }
 
   poolState(handle: PoolHandle, capacity: number, draining: boolean): void {
@@ -511,9 +511,9 @@ export class Dispatcher {
   #forget(run: Execution): void {
     this.#o.clock.clearTimer(run.assignTimer)
     run.assignTimer = undefined
-    if (run.key !== undefined) {
-      const coalesceKey = `${run.name}\u0000${run.key}`
-      if (this.#coalesced.get(coalesceKey) === run) this.#coalesced.delete(coalesceKey)
+    if (this.#o.coalesce && run.key !== undefined) {
+      const key = coalesceKey(run.name, run.key)
+      if (this.#coalesced.get(key) === run) this.#coalesced.delete(key)
     }
   }
 
@@ -551,8 +551,18 @@ export class Dispatcher {
 
   /** The pools, for stats and `selectWorker`. */
   get pools(): WorkerInfo[] {
-    return [...this.#pools.values()].map((p) => ({ id: p.id, capacity: p.capacity, running: p.running, load: p.load, avgRunMs: p.avgRunMs, draining: p.draining }))
+    return [...this.#pools.values()].map(infoOf)
   }
+}
+
+/** A snapshot of a pool: PoolEntry is live and holds the pool's handle. */
+function infoOf(p: PoolEntry): WorkerInfo & { draining: boolean } {
+  return { id: p.id, capacity: p.capacity, running: p.running, load: p.load, avgRunMs: p.avgRunMs, draining: p.draining }
+}
+
+/** Tasks with the same name and key coalesce. */
+function coalesceKey(name: string, key: string): string {
+  return `${name}\u0000${key}`
 }
 
 function lostError(attempts: number, why: string): WireError {

@@ -376,11 +376,13 @@ export class Manager extends EventEmitter<ManagerEvents> {
         const links = this.#linksOf(peer)
         if (links.pool !== undefined) return { manager: this.id }
         const capacity = integerOption('capacity', request.capacity, 1, 0)
-        links.pool = new PoolLink(peer, (pool, id, err) => this.#dispatcher.failed(pool, id, err))
-        this.#dispatcher.poolJoined(links.pool, capacity, slotRanges(request.prioritySlots, capacity), request.allowEval === true)
+        links.pool = new PoolLink(peer, (pool, id, err) => {
+          this.#dispatcher.failed(pool, id, err)
+          this.#checkIdle()
+        })
+        const info = this.#dispatcher.poolJoined(links.pool, capacity, slotRanges(request.prioritySlots, capacity), request.allowEval === true)
         this.#castTargetJoined(links.pool)
-        const info = this.#dispatcher.pools.find((p) => p.id === peer.id)
-        if (info !== undefined) this.emit('worker', info)
+        this.emit('worker', info)
         return { manager: this.id }
       }
       case 'stats':

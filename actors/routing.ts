@@ -41,7 +41,7 @@ export interface SlotRanges {
   readonly guarantees: readonly number[]
 }
 
-export const NO_RANGES: SlotRanges = { thresholds: [], guarantees: [] }
+const NO_RANGES: SlotRanges = { thresholds: [], guarantees: [] }
 
 /**
  * Checks and normalises a `prioritySlots` option.
@@ -80,15 +80,16 @@ export function fitsSlots(ranges: SlotRanges, capacity: number, runningByRange: 
   const range = rangeOf(ranges, priority)
   // lower priorities leave room for every range above them: tasks below threshold i may hold
   // capacity minus the guarantees of threshold i and up
+  const guaranteed = guarantees.reduce((sum, g) => sum + g, 0)
   let below = 0
-  let reservedAbove = guarantees.reduce((sum, g) => sum + g, 0)
+  let reservedAbove = guaranteed
   for (let i = 0; i < thresholds.length; i++) {
     below += runningByRange[i] ?? 0
     if (i >= range && below + 1 > capacity - reservedAbove) return false
     reservedAbove -= guarantees[i] as number
   }
   if (sacred && range > 0) {
-    const lowest = capacity - guarantees.reduce((sum, g) => sum + g, 0)
+    const lowest = capacity - guaranteed
     if ((runningByRange[range] ?? 0) + 1 > (guarantees[range - 1] as number) + lowest) return false
   }
   return true
