@@ -27,12 +27,12 @@ export interface NetworkOptions {
    * (default: the system's CAs) and presents `cert`/`key` if given. `key` here is the TLS private
    * key; the grid's `key` is still required to match inside the TLS stream.
    */
-  tls?: { cert?: string | Uint8Array | undefined; key?: string | Uint8Array | undefined; ca?: string | Uint8Array | undefined } | undefined
+  tls?: TlsCredentials | undefined
   /** Abort connecting. */
   signal?: AbortSignal | undefined
 }
 
-export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 const DEFAULT_HEARTBEAT_MS = 5000
 const DEFAULT_HEARTBEAT_MISSES = 3
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
@@ -59,11 +59,16 @@ export async function resolveNetworkOptions(
     key: await resolveKey(o.key),
     maxFrameBytes,
     heartbeat: heartbeatOption(o.heartbeat),
-    handshakeTimeoutMs: durationOption('connectTimeout', o.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
+    handshakeTimeoutMs: connectTimeoutMs(o),
     insecure: booleanOption('insecure', o.insecure, false),
     tls: tlsOption(o.tls),
     signal: signalOption('signal', o.signal),
   }
+}
+
+/** The `connectTimeout` option: connecting plus the handshake, in ms. @throws TroupeError `ECONFIG` */
+export function connectTimeoutMs(o: NetworkOptions): number {
+  return durationOption('connectTimeout', o.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS)
 }
 
 function heartbeatOption(value: NetworkOptions['heartbeat']): ResolvedNetworkOptions['heartbeat'] {

@@ -7,7 +7,7 @@ import type { Timer } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { TroupeError } from '../lib/errors.js'
 import { durationOption } from '../lib/options.js'
-import type { NetworkOptions } from './network-options.js'
+import { connectTimeoutMs, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import type { ActorSystem } from './system.js'
 
@@ -44,7 +44,6 @@ export function backoffOption(r: { initialDelay?: number | undefined; maxDelay?:
 export function backoffDelay(b: Backoff, attempt: number): number {
   return Math.min(b.maxDelayMs, b.initialDelayMs * 2 ** attempt)
 }
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
 export class Reconnector {
   readonly #system: ActorSystem
@@ -81,7 +80,7 @@ export class Reconnector {
    * @throws TroupeError `EAUTH`, `EPROTO`, `ECONFIG` at once; `ECLOSED` when the time is up.
    */
   async start(): Promise<void> {
-    const deadline = this.#system.clock.now() + durationOption('connectTimeout', this.#options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS)
+    const deadline = this.#system.clock.now() + connectTimeoutMs(this.#options)
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#connect()

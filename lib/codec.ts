@@ -36,7 +36,7 @@ const MAX_ITEMS = 16 * 1024 * 1024
 setSizeLimits({ maxArraySize: MAX_ITEMS, maxMapSize: MAX_ITEMS, maxObjectSize: MAX_ITEMS })
 
 /** An empty payload: the encoding of `undefined`. */
-export const UNDEFINED_BYTES: Uint8Array = Uint8Array.of(0xf7)
+const UNDEFINED_BYTES: Uint8Array = Uint8Array.of(0xf7)
 
 /**
  * Encodes a user value. The result is a view into cbor-x's arena: valid until the caller drops

@@ -399,19 +399,8 @@ class FieldReader extends CborReader {
     return this.#present() ? this.uint() : undefined
   }
 
-  optNumber(): number | undefined {
-    if (!this.#present()) return undefined
-    const n = this.number()
-    if (!Number.isFinite(n)) throw new CborError('expected a finite number')
-    return n
-  }
-
   optText(): string | undefined {
     return this.#present() ? this.text() : undefined
-  }
-
-  optBytes(): Uint8Array | undefined {
-    return this.#present() ? this.bytes() : undefined
   }
 
   finish(): void {

@@ -9,7 +9,7 @@
  * Frames travel as byte ranges (`buf`, `start`, `end`) rather than views: a view costs ~50 ns
  * and 96 bytes, and there would be one per frame on each side (bench ask.tcp.c256).
  */
-import { TroupeError } from '../lib/errors.js'
+import { oversizeFrame } from './link.js'
 
 const PREFIX_BYTES = 4
 
@@ -61,7 +61,7 @@ export class FrameReader {
         length = readLength(this.#prefix, 0)
       }
       if (length > this.maxFrameBytes) {
-        throw new TroupeError('EFRAME', `incoming frame of ${length} bytes exceeds maxFrame (${this.maxFrameBytes})`)
+        throw oversizeFrame(length, this.maxFrameBytes)
       }
       if (end - pos >= length) {
         this.#onFrame(chunk, pos, pos + length)

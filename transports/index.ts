@@ -16,7 +16,7 @@ import { dialUnix, listenUnix } from './unix.js'
 
 export type { Accept, DialOptions, FrameSink, ListenOptions, Listener, TlsCredentials, Transport } from './transport.js'
 export type { Link } from './link.js'
-export { CHANNEL_FD, parentChannel, spawnWithChannel } from './ipc.js'
+export { parentChannel, spawnWithChannel } from './ipc.js'
 export { PortLink, type PortEndpoint } from './port.js'
 
 /** A parsed address. */

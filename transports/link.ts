@@ -3,7 +3,7 @@
  * channel (a socket, a socketpair, an in-memory pair), before any authentication.
  * `Connection` turns a link into a `Transport`.
  */
-import type { TroupeError } from '../lib/errors.js'
+import { TroupeError } from '../lib/errors.js'
 
 export interface LinkEvents {
   /** One frame: bytes [start, end) of `buf`, a read buffer (copy what you keep). */
@@ -11,6 +11,14 @@ export interface LinkEvents {
   drain(): void
   /** The channel is gone; `err` when it failed (an oversize frame, a socket error). */
   closed(err: TroupeError | undefined): void
+}
+
+/** The events of a link nobody listens to yet. */
+export const NO_LISTENER: LinkEvents = { frame() {}, drain() {}, closed() {} }
+
+/** What a link ends with when the peer sends a frame over its `maxFrameBytes`. */
+export function oversizeFrame(length: number, maxFrameBytes: number): TroupeError {
+  return new TroupeError('EFRAME', `incoming frame of ${length} bytes exceeds maxFrame (${maxFrameBytes})`)
 }
 
 export interface Link {

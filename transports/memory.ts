@@ -4,15 +4,14 @@
  * high-water mark and frame limit, so a unit test over mem:// means what it says about TCP.
  */
 import { TroupeError } from '../lib/errors.js'
-import type { Link, LinkEvents } from './link.js'
+import { NO_LISTENER, oversizeFrame, type Link, type LinkEvents } from './link.js'
 import { HIGH_WATER_BYTES } from './stream-link.js'
 
-const ignore: LinkEvents = { frame() {}, drain() {}, closed() {} }
 
 /** One end of an in-memory pair. */
 export class MemoryLink implements Link {
   readonly remoteAddress: string
-  events: LinkEvents = ignore
+  events: LinkEvents = NO_LISTENER
   maxFrameBytes = Number.MAX_SAFE_INTEGER
   #peer: MemoryLink | undefined
   // frames the peer sent us, not yet delivered; bounded in practice by the sender's
@@ -65,7 +64,7 @@ export class MemoryLink implements Link {
     for (const frame of frames) {
       if (this.#closed) return
       if (frame.length > this.maxFrameBytes) {
-        this.#fail(new TroupeError('EFRAME', `incoming frame of ${frame.length} bytes exceeds maxFrame (${this.maxFrameBytes})`))
+        this.#hangUp(oversizeFrame(frame.length, this.maxFrameBytes))
         return
       }
       this.events.frame(frame, 0, frame.length)
@@ -89,10 +88,6 @@ export class MemoryLink implements Link {
 
   destroy(): void {
     this.#hangUp(undefined)
-  }
-
-  #fail(err: TroupeError): void {
-    this.#hangUp(err)
   }
 
   /** Closes both ends: this one with `err`, the peer as closed by its peer. */

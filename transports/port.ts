@@ -3,7 +3,7 @@
  * microtask are posted as one message, as the socket writer batches them into one write.
  */
 import { TroupeError } from '../lib/errors.js'
-import type { Link, LinkEvents } from './link.js'
+import { NO_LISTENER, oversizeFrame, type Link, type LinkEvents } from './link.js'
 
 /** The part of a Worker or of `parentPort` the link uses. */
 export interface PortEndpoint {
@@ -12,11 +12,10 @@ export interface PortEndpoint {
   on(event: 'close' | 'exit', listener: () => void): unknown
 }
 
-const ignore: LinkEvents = { frame() {}, drain() {}, closed() {} }
 
 export class PortLink implements Link {
   readonly remoteAddress: string
-  events: LinkEvents = ignore
+  events: LinkEvents = NO_LISTENER
   maxFrameBytes = Number.MAX_SAFE_INTEGER
   readonly #port: PortEndpoint
   readonly #close: () => void
@@ -40,7 +39,7 @@ export class PortLink implements Link {
     for (const frame of message) {
       if (!(frame instanceof Uint8Array)) continue
       if (frame.length > this.maxFrameBytes) {
-        this.#gone(new TroupeError('EFRAME', `incoming frame of ${frame.length} bytes exceeds maxFrame (${this.maxFrameBytes})`))
+        this.#gone(oversizeFrame(frame.length, this.maxFrameBytes))
         this.#close()
         return
       }

@@ -5,16 +5,14 @@
 import type { Socket } from 'node:net'
 import { TroupeError, asError } from '../lib/errors.js'
 import { FrameReader, FrameWriter } from './framing.js'
-import type { Link, LinkEvents } from './link.js'
+import { NO_LISTENER, type Link, type LinkEvents } from './link.js'
 
 /** Outbound bytes past which `send()` reports backpressure (frames are still accepted). */
 export const HIGH_WATER_BYTES = 1024 * 1024
 
-const ignore: LinkEvents = { frame() {}, drain() {}, closed() {} }
-
 export class StreamLink implements Link {
   readonly remoteAddress: string
-  #events: LinkEvents = ignore
+  #events: LinkEvents = NO_LISTENER
   readonly #socket: Socket
   readonly #reader: FrameReader
   readonly #writer: FrameWriter
@@ -48,7 +46,7 @@ export class StreamLink implements Link {
 
   /** Reading starts when someone listens: until then the socket keeps what arrives. */
   set events(events: LinkEvents) {
-    const first = this.#events === ignore
+    const first = this.#events === NO_LISTENER
     this.#events = events
     if (first) this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
   }

@@ -6,7 +6,7 @@ import type { StreamLink } from './stream-link.js'
 import type { DialOptions, ListenOptions } from './transport.js'
 
 /** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '')
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
 }
@@ -25,12 +25,27 @@ export function formatHostPort(scheme: string, host: string, port: number): stri
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
-export async function listenTcp(host: string, port: number, options: ListenOptions, accept: (link: StreamLink) => void): Promise<{ server: Server; address: string }> {
-  requireKeyOffLoopback(host, options)
-  const server = await serve(newServer(), { host, port }, (s) => formatHostPort('tcp', s.remoteAddress ?? '?', s.remotePort ?? 0), accept)
+/**
+ * Starts `server` on host:port (tcp:// and tls://); resolves with the address it really has, the
+ * port chosen when asked for port 0. Peers are named `scheme://theirHost:theirPort`.
+ */
+export async function serveHostPort(
+  scheme: string,
+  server: Server,
+  host: string,
+  port: number,
+  accept: (link: StreamLink) => void,
+  connectionEvent?: string,
+): Promise<{ server: Server; address: string }> {
+  await serve(server, { host, port }, (s) => formatHostPort(scheme, s.remoteAddress ?? '?', s.remotePort ?? 0), accept, connectionEvent)
   const bound = server.address()
   const realPort = typeof bound === 'object' && bound !== null ? bound.port : port
-  return { server, address: formatHostPort('tcp', host, realPort) }
+  return { server, address: formatHostPort(scheme, host, realPort) }
+}
+
+export async function listenTcp(host: string, port: number, options: ListenOptions, accept: (link: StreamLink) => void): Promise<{ server: Server; address: string }> {
+  requireKeyOffLoopback(host, options)
+  return serveHostPort('tcp', newServer(), host, port, accept)
 }
 
 export function dialTcp(host: string, port: number, options: DialOptions) {

@@ -9,9 +9,9 @@ import type { Server, Socket } from 'node:net'
 import { connect, createServer, type ConnectionOptions as TlsConnectOptions, type TlsOptions } from 'node:tls'
 import { debug } from '../lib/debug.js'
 import { TroupeError } from '../lib/errors.js'
-import { dialSocket, serve } from './net-socket.js'
+import { dialSocket } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
-import { formatHostPort, requireKeyOffLoopback } from './tcp.js'
+import { formatHostPort, requireKeyOffLoopback, serveHostPort } from './tcp.js'
 import type { DialOptions, ListenOptions, TlsCredentials, Transport } from './transport.js'
 
 /** The PSK identity both sides use: the PSK itself says which grid. */
@@ -96,11 +96,7 @@ export async function listenTls(host: string, port: number, options: ListenOptio
   })
   // the peer failed TLS (wrong key, untrusted certificate): Node destroys its socket; nothing reached us
   server.on('tlsClientError', (err: Error, socket: Socket) => debug('tls handshake from %s failed: %s', socket.remoteAddress, err.message))
-  const describe = (s: Socket): string => formatHostPort('tls', s.remoteAddress ?? '?', s.remotePort ?? 0)
-  await serve(server, { host, port }, describe, accept, 'secureConnection')
-  const bound = server.address()
-  const realPort = typeof bound === 'object' && bound !== null ? bound.port : port
-  return { server, address: formatHostPort('tls', host, realPort) }
+  return serveHostPort('tls', server, host, port, accept, 'secureConnection')
 }
 
 /**
