@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
+import { parseAddress } from '../transports/index.js'
 import { Latencies, closedLoop, sleep, type LoopOptions } from './measure.js'
 
 export async function functionCall(options: LoopOptions) {
@@ -13,8 +14,9 @@ export async function functionCall(options: LoopOptions) {
 }
 
 async function open(address: string): Promise<Socket> {
-  const [host, port] = address.replace('tcp://', '').split(':') as [string, string]
-  const socket = connect({ host, port: Number(port), noDelay: true })
+  const parsed = parseAddress(address)
+  if (parsed.scheme !== 'tcp') throw new Error(`the echo baseline needs a tcp:// address, not ${address}`)
+  const socket = connect({ host: parsed.host, port: parsed.port, noDelay: true })
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   return socket
 }

@@ -93,12 +93,17 @@ export function integerFlag(name: string, value: string | undefined): number | u
   return n
 }
 
+/** A node started by the CLI: it emits the system messages it receives. */
+interface CliNode {
+  on(event: 'sysmsg', listener: (msg: unknown, from: string) => void): unknown
+}
+
 /**
- * Runs until the first SIGINT, SIGTERM or SIGHUP, or until `onStop` is called (a `troupe stop`
- * system message); then drains and resolves once `drain` is done. A second signal exits at
+ * Runs until the first SIGINT, SIGTERM or SIGHUP, or until `node` receives the `troupe stop`
+ * system message; then drains and resolves once `drain` is done. A second signal exits at
  * once with code 130.
  */
-export function serveUntilStopped(drain: () => Promise<void>, io: Io, onStop?: (stop: (why: string) => void) => void): Promise<void> {
+export function serveUntilStopped(node: CliNode, drain: () => Promise<void>, io: Io): Promise<void> {
   return new Promise((resolve, reject) => {
     let draining = false
     const stop = (why: string): void => {
@@ -118,7 +123,9 @@ export function serveUntilStopped(drain: () => Promise<void>, io: Io, onStop?: (
       stop(signal)
     }
     for (const s of SIGNALS) process.on(s, onSignal)
-    onStop?.(stop)
+    node.on('sysmsg', (msg, from) => {
+      if (isStopMessage(msg)) stop(`stop from ${from}`)
+    })
   })
 }
 
@@ -127,7 +134,7 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 /** The system message `troupe stop` sends; a CLI node that receives it drains and exits. */
 export const STOP_MESSAGE = { troupe: 'stop' } as const
 
-export function isStopMessage(msg: unknown): boolean {
+function isStopMessage(msg: unknown): boolean {
   return typeof msg === 'object' && msg !== null && (msg as { troupe?: unknown }).troupe === 'stop'
 }
 

@@ -1,6 +1,6 @@
 /** `troupe manager`: runs a manager until a signal or `troupe stop`, then drains. */
 import { Manager } from '../index.js'
-import { NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, isStopMessage, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe manager --listen URL [options]
 
@@ -42,11 +42,7 @@ export async function managerCommand(argv: string[], io: Io): Promise<number> {
   io.out(`manager ${manager.id} listening on ${manager.address}`)
   manager.on('worker', (w) => io.out(`pool ${w.id} joined (capacity ${w.capacity})`))
   manager.on('workerLost', (id, running) => io.out(`pool ${id} left (${running} running tasks requeued)`))
-  await serveUntilStopped(() => manager.close({ drain: true }), io, (stop) => {
-    manager.on('sysmsg', (msg, from) => {
-      if (isStopMessage(msg)) stop(`stop from ${from}`)
-    })
-  })
+  await serveUntilStopped(manager, () => manager.close({ drain: true }), io)
   io.out('manager drained and closed')
   return 0
 }

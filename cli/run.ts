@@ -74,18 +74,23 @@ async function runEach(client: Client, name: string, file: string, out: string |
   return failed === 0 ? 0 : 1
 }
 
-async function* inputsOf(file: string): AsyncGenerator<unknown> {
+/** The lines of `file` that hold something, with their line numbers (from 1). */
+async function* nonBlankLines(file: string): AsyncGenerator<{ line: string; n: number }> {
   let n = 0
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
     n++
-    if (line.trim() !== '') yield parseJson(line, `line ${n} of ${file}`)
+    if (line.trim() !== '') yield { line, n }
   }
 }
 
+async function* inputsOf(file: string): AsyncGenerator<unknown> {
+  for await (const { line, n } of nonBlankLines(file)) yield parseJson(line, `line ${n} of ${file}`)
+}
+
 async function countLines(file: string): Promise<number> {
-  let n = 0
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (line.trim() !== '') n++
-  return n
+  let count = 0
+  for await (const _ of nonBlankLines(file)) count++
+  return count
 }
 
 function parseJson(text: string, what: string): unknown {

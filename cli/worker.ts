@@ -1,6 +1,6 @@
 /** `troupe worker`: a pool for a manager, or standalone, until a signal or `troupe stop`. */
 import { WorkerPool, type PoolMode } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, isStopMessage, managerUrl, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, managerUrl, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe worker (--manager URL | --listen URL) --tasks MODULE [options]
 
@@ -52,11 +52,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   pool.on('disconnected', (why) => io.out(`lost the manager (${why.message}); reconnecting`))
   pool.on('connected', (manager) => io.out(`joined manager ${manager}`))
   pool.on('workerExit', (index, why) => io.out(`worker ${index} exited (${why}); respawning`))
-  await serveUntilStopped(() => pool.close({ drain: true }), io, (stop) => {
-    pool.on('sysmsg', (msg, from) => {
-      if (isStopMessage(msg)) stop(`stop from ${from}`)
-    })
-  })
+  await serveUntilStopped(pool, () => pool.close({ drain: true }), io)
   io.out('pool drained and closed')
   return 0
 }
