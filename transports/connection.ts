@@ -47,6 +47,7 @@ export class Connection implements Transport {
   #heartbeatTimer: Timer | undefined
   #heard = false
   #silentIntervals = 0
+  #unsentAtLastBeat = 0
 
   /**
    * Starts the handshake on `link`. `onOpen` runs synchronously the moment the peer has proved
@@ -198,7 +199,12 @@ export class Connection implements Transport {
     if (beat === false) return
     const tick = (): void => {
       if (this.#state !== 'open') return
-      if (this.#heard) {
+      // a peer still reading what we sent is alive even when we hear nothing: StreamLink stops
+      // reading a peer it has too much unsent to, and the peer's pings wait behind that
+      const unsent = this.#link.unsentBytes
+      const readOurs = unsent < this.#unsentAtLastBeat
+      this.#unsentAtLastBeat = unsent
+      if (this.#heard || readOurs) {
         this.#heard = false
         this.#silentIntervals = 0
       } else if (++this.#silentIntervals >= beat.misses) {

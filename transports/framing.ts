@@ -93,6 +93,10 @@ const FLUSH_BYTES = 32 * 1024
 const FLUSH_FRAMES = 64
 // A frame this large is written as is, after its prefix, rather than copied into a batch.
 const DIRECT_BYTES = 16 * 1024
+// The most the socket itself buffers; past it, writes wait here until it drains. Node hands a
+// socket's whole buffer to the kernel as one write that completes only when all of it is sent, so
+// a smaller socket buffer is what lets `pendingBytes` show a slow peer's progress.
+const SOCKET_BUFFER_BYTES = 1024 * 1024
 
 export class FrameWriter {
   readonly #stream: ByteStream
@@ -106,15 +110,18 @@ export class FrameWriter {
   #queuedBytes = 0
   #scheduled = false
   #closed = false
+  // written chunks waiting for the socket to drain (see SOCKET_BUFFER_BYTES)
+  #held: Uint8Array[] = []
+  #heldBytes = 0
 
   constructor(stream: ByteStream, highWaterBytes: number) {
     this.#stream = stream
     this.#highWaterBytes = highWaterBytes
   }
 
-  /** Bytes not yet handed to the kernel: our batch plus the socket's own buffer. */
+  /** Bytes not yet handed to the kernel: our batch, what waits for the socket, and its buffer. */
   get pendingBytes(): number {
-    return this.#queuedBytes + this.#stream.writableLength
+    return this.#queuedBytes + this.#heldBytes + this.#stream.writableLength
   }
 
   /**
@@ -129,8 +136,8 @@ export class FrameWriter {
       this.flush()
       const prefix = new Uint8Array(PREFIX_BYTES)
       writeLength(prefix, 0, length)
-      this.#stream.write(prefix)
-      this.#stream.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))
+      this.#write(prefix)
+      this.#write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))
       return this.pendingBytes < this.#highWaterBytes
     }
     const n = this.#queuedFrames++
@@ -169,7 +176,29 @@ export class FrameWriter {
     }
     this.#queuedFrames = 0
     this.#queuedBytes = 0
-    this.#stream.write(out)
+    this.#write(out)
+  }
+
+  #write(chunk: Uint8Array): void {
+    if (this.#heldBytes === 0 && this.#stream.writableLength < SOCKET_BUFFER_BYTES) this.#stream.write(chunk)
+    else {
+      this.#held.push(chunk)
+      this.#heldBytes += chunk.length
+    }
+  }
+
+  /**
+   * Gives the socket what waits for it, up to its share; call on its 'drain'. With `all`, gives
+   * it everything (before ending the stream).
+   */
+  writeHeld(all = false): void {
+    let i = 0
+    for (; i < this.#held.length && (all || this.#stream.writableLength < SOCKET_BUFFER_BYTES); i++) {
+      const chunk = this.#held[i] as Uint8Array
+      this.#heldBytes -= chunk.length
+      this.#stream.write(chunk)
+    }
+    this.#held = i === this.#held.length ? [] : this.#held.slice(i)
   }
 
   /** Drops what is queued and refuses more (the stream is being destroyed). */
@@ -178,6 +207,8 @@ export class FrameWriter {
     this.#bufs.fill(EMPTY, 0, this.#queuedFrames)
     this.#queuedFrames = 0
     this.#queuedBytes = 0
+    this.#held = []
+    this.#heldBytes = 0
   }
 }
 

@@ -25,6 +25,8 @@ export interface Link {
   readonly remoteAddress: string
   /** Set by the connection before any data is read. */
   events: LinkEvents
+  /** Bytes sent but not yet taken by the peer (0 where the peer always takes them at once). */
+  readonly unsentBytes: number
   /** Largest incoming frame; raised by the connection once the peer is authenticated. */
   maxFrameBytes: number
   /**

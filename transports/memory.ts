@@ -12,6 +12,7 @@ import { HIGH_WATER_BYTES } from './stream-link.js'
 export class MemoryLink implements Link {
   readonly remoteAddress: string
   events: LinkEvents = NO_LISTENER
+  readonly unsentBytes = 0 // the peer takes every frame on its next turn
   maxFrameBytes = Number.MAX_SAFE_INTEGER
   #peer: MemoryLink | undefined
   // frames the peer sent us, not yet delivered; bounded in practice by the sender's

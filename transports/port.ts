@@ -16,6 +16,7 @@ export interface PortEndpoint {
 export class PortLink implements Link {
   readonly remoteAddress: string
   events: LinkEvents = NO_LISTENER
+  readonly unsentBytes = 0 // the peer takes every frame on its next turn
   maxFrameBytes = Number.MAX_SAFE_INTEGER
   readonly #port: PortEndpoint
   readonly #close: () => void

@@ -10,6 +10,15 @@ import { NO_LISTENER, type Link, type LinkEvents } from './link.js'
 /** Outbound bytes past which `send()` reports backpressure (frames are still accepted). */
 export const HIGH_WATER_BYTES = 1024 * 1024
 
+/**
+ * Unsent bytes past which we stop reading from the peer until it has caught up (less than
+ * HIGH_WATER_BYTES left). A peer that asks (or submits tasks) and never reads the answers would
+ * otherwise make us hold every answer; now it adds at most what the requests of one read produce.
+ * Two nodes that each owe the other this much both stop reading: neither then reads the other,
+ * and the heartbeat ends the connection.
+ */
+export const PAUSE_READING_BYTES = 64 * 1024 * 1024
+
 export class StreamLink implements Link {
   readonly remoteAddress: string
   #events: LinkEvents = NO_LISTENER
@@ -18,6 +27,7 @@ export class StreamLink implements Link {
   readonly #writer: FrameWriter
   #failure: TroupeError | undefined
   #congested = false
+  #readingPaused = false
 
   constructor(socket: Socket, remoteAddress: string) {
     this.#socket = socket
@@ -26,7 +36,13 @@ export class StreamLink implements Link {
     this.#writer = new FrameWriter(socket, HIGH_WATER_BYTES)
     socket.setNoDelay?.(true)
     socket.on('drain', () => {
-      if (this.#congested && this.#writer.pendingBytes < HIGH_WATER_BYTES) {
+      this.#writer.writeHeld()
+      if (this.#writer.pendingBytes >= HIGH_WATER_BYTES) return
+      if (this.#readingPaused) {
+        this.#readingPaused = false
+        socket.resume()
+      }
+      if (this.#congested) {
         this.#congested = false
         this.events.drain()
       }
@@ -49,6 +65,10 @@ export class StreamLink implements Link {
     const first = this.#events === NO_LISTENER
     this.#events = events
     if (first) this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+  }
+
+  get unsentBytes(): number {
+    return this.#writer.pendingBytes
   }
 
   get maxFrameBytes(): number {
@@ -75,13 +95,20 @@ export class StreamLink implements Link {
   send(buf: Uint8Array, start = 0, end = buf.length): boolean {
     if (this.#socket.destroyed || !this.#socket.writable) return false
     const below = this.#writer.push(buf, start, end)
-    if (!below) this.#congested = true
+    if (!below) {
+      this.#congested = true
+      if (!this.#readingPaused && this.#writer.pendingBytes > PAUSE_READING_BYTES) {
+        this.#readingPaused = true
+        this.#socket.pause() // the 'drain' that finds it caught up resumes reading
+      }
+    }
     return below
   }
 
   end(): void {
     if (this.#socket.destroyed) return
     this.#writer.flush()
+    this.#writer.writeHeld(true)
     this.#socket.end()
   }
 

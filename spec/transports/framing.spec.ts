@@ -141,4 +141,29 @@ t.test('push reports backpressure from the stream buffer and the batch', () => {
   assert.not.ok(writer.push(new Uint8Array(1)))
 })
 
+t.test('past 1 MiB in the socket, frames wait for writeHeld() and go out in order; pending counts them', () => {
+  const out = new RecordingStream()
+  const writer = new FrameWriter(out, 1 << 30)
+  const frame = (i: number): Uint8Array => new Uint8Array(20_000).fill(i)
+  writer.push(frame(0))
+  out.writableLength = 1 << 20 // the socket has not sent it yet
+  for (let i = 1; i <= 3; i++) writer.push(frame(i))
+  assert.is(out.writes.length, 2, 'only the first frame (prefix + bytes) reached the socket')
+  assert.is(writer.pendingBytes, (1 << 20) + 3 * 20_004)
+  out.writableLength = 0 // drained: one more frame fills it again
+  const write = out.write.bind(out)
+  out.write = (chunk) => ((out.writableLength += chunk.length), write(chunk))
+  writer.writeHeld()
+  assert.is(out.writes.length, 2 + 2 * 3, 'frames 1-3 went out')
+  out.writableLength = 1 << 20
+  writer.push(frame(4))
+  writer.writeHeld() // a socket still at its share takes nothing
+  assert.is(out.writes.length, 2 + 2 * 3, 'frame 4 waits')
+  writer.writeHeld(true) // ending: everything goes
+  const { frames, reader } = collect()
+  for (const w of out.writes) reader.push(w)
+  assert.equal(frames.map((f) => Buffer.from(f, 'hex')[0]), [0, 1, 2, 3, 4])
+  assert.is(writer.pendingBytes, out.writableLength)
+})
+
 t.run()
