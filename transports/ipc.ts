@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Socket } from 'node:net'
-import { StreamLink } from './stream-link.js'
+import { PAUSE_READING_BYTES, StreamLink } from './stream-link.js'
 
 /** The fd of the channel in the child. */
 export const CHANNEL_FD = 3
@@ -31,7 +31,8 @@ export function childExecArgv(execArgv: readonly string[]): string[] {
 }
 
 /**
- * Starts `node [execArgv] entry` with a socketpair on fd 3 and returns the parent's end.
+ * Starts `node [execArgv] entry` with a socketpair on fd 3 and returns the parent's end, which
+ * accepts the child's connection (and so stops reading a child that does not read).
  * The child's stdout and stderr are the parent's.
  */
 export function spawnWithChannel(entry: string, env: NodeJS.ProcessEnv): { child: ChildProcess; link: StreamLink } {
@@ -40,7 +41,7 @@ export function spawnWithChannel(entry: string, env: NodeJS.ProcessEnv): { child
     env: { ...process.env, ...env },
   })
   const socket = child.stdio[CHANNEL_FD] as Socket
-  return { child, link: new StreamLink(socket, `ipc://${child.pid ?? '?'}`) }
+  return { child, link: new StreamLink(socket, `ipc://${child.pid ?? '?'}`, { pauseReadingPastBytes: PAUSE_READING_BYTES }) }
 }
 
 /** In the child: its end of the channel. */

@@ -11,13 +11,18 @@ import { NO_LISTENER, type Link, type LinkEvents } from './link.js'
 export const HIGH_WATER_BYTES = 1024 * 1024
 
 /**
- * Unsent bytes past which we stop reading from the peer until it has caught up (less than
- * HIGH_WATER_BYTES left). A peer that asks (or submits tasks) and never reads the answers would
- * otherwise make us hold every answer; now it adds at most what the requests of one read produce.
- * Two nodes that each owe the other this much both stop reading: neither then reads the other,
- * and the heartbeat ends the connection.
+ * Unsent bytes past which the accepting side of a connection stops reading from the peer until it
+ * has caught up (less than HIGH_WATER_BYTES left). A peer that asks (or submits tasks) and never
+ * reads the answers would otherwise make a server hold every answer; now it adds at most what the
+ * requests of one read produce. The dialing side always reads, so the two sides of a connection
+ * can never both wait for the other to read.
  */
 export const PAUSE_READING_BYTES = 64 * 1024 * 1024
+
+export interface StreamLinkOptions {
+  /** Stop reading while more than this is unsent (PAUSE_READING_BYTES on accepted sockets). */
+  pauseReadingPastBytes?: number
+}
 
 export class StreamLink implements Link {
   readonly remoteAddress: string
@@ -27,11 +32,13 @@ export class StreamLink implements Link {
   readonly #writer: FrameWriter
   #failure: TroupeError | undefined
   #congested = false
+  readonly #pauseReadingPastBytes: number
   #readingPaused = false
 
-  constructor(socket: Socket, remoteAddress: string) {
+  constructor(socket: Socket, remoteAddress: string, options: StreamLinkOptions = {}) {
     this.#socket = socket
     this.remoteAddress = remoteAddress
+    this.#pauseReadingPastBytes = options.pauseReadingPastBytes ?? Number.POSITIVE_INFINITY
     this.#reader = new FrameReader(Number.MAX_SAFE_INTEGER, (buf, start, end) => this.events.frame(buf, start, end))
     this.#writer = new FrameWriter(socket, HIGH_WATER_BYTES)
     socket.setNoDelay?.(true)
@@ -97,7 +104,7 @@ export class StreamLink implements Link {
     const below = this.#writer.push(buf, start, end)
     if (!below) {
       this.#congested = true
-      if (!this.#readingPaused && this.#writer.pendingBytes > PAUSE_READING_BYTES) {
+      if (!this.#readingPaused && this.#writer.pendingBytes > this.#pauseReadingPastBytes) {
         this.#readingPaused = true
         this.#socket.pause() // the 'drain' that finds it caught up resumes reading
       }

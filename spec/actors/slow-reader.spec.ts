@@ -1,16 +1,17 @@
 /**
- * A peer that asks but does not read the answers: the node stops reading it once it owes that
- * peer PAUSE_READING_BYTES, goes on serving everyone else, and answers every ask once the peer
- * reads, even slowly. The asker here is our own transport with its socket paused by hand.
+ * A peer that asks but does not read the answers: a node that accepted its connection stops
+ * reading it once it owes that peer PAUSE_READING_BYTES, goes on serving everyone else, and
+ * answers every ask once the peer reads, even slowly; a node that dialed it never stops reading.
+ * The asker here is our own transport with its socket paused by hand.
  */
-import type { Socket } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import * as assert from 'uvu/assert'
 import { ActorSystem } from '../../index.js'
 import { systemClock } from '../../lib/clock.js'
 import { encodeValue } from '../../lib/codec.js'
 import { Kind, encodeEnvelope, readEnvelope } from '../../lib/envelope.js'
 import { resolveKey } from '../../lib/key.js'
-import { openDialed } from '../../transports/index.js'
+import { openAccepted, openDialed, type FrameSink, type ListenOptions, type Transport } from '../../transports/index.js'
 import { PAUSE_READING_BYTES, StreamLink } from '../../transports/stream-link.js'
 import { dialTcp } from '../../transports/tcp.js'
 import type { HeartbeatOptions } from '../../transports/transport.js'
@@ -44,19 +45,38 @@ async function nodeWithBigAnswers(heartbeat: { interval: number; misses: number 
     reached.set(n, () => d.resolve())
     return d.promise
   }
-  return { address, handled: () => handled, handledAtLeast }
+  return { system: node, address, handled: () => handled, handledAtLeast }
 }
 
-/** Dials `address` with our own transport, stops reading at once, and sends ASKS asks to `big`. */
-async function askerThatDoesNotRead(address: string) {
+type Open = (options: ListenOptions, sink: FrameSink) => Promise<{ socket: Socket; transport: Transport }>
+
+/** The asker dials the node at `address`, as a client does. */
+const dialing = (address: string): Open => async (options, sink) => {
   const url = new URL(address)
-  const options = { node: 'slow-asker', key: await resolveKey('k'), maxFrameBytes: 16 * 1024 * 1024, heartbeat: false as const, handshakeTimeoutMs: 5000, clock: systemClock }
   const { socket, target } = await dialTcp(url.hostname, Number(url.port), options)
+  return { socket, transport: await openDialed(new StreamLink(socket, target), options, sink) }
+}
+
+/** The node dials the asker, which listens on a port of its own. */
+const dialedBy = (node: ActorSystem): Open => async (options, sink) => {
+  const server = createServer({ noDelay: true })
+  t.cleanup(() => server.close())
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+  const dialed = node.connect(`tcp://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  const socket = await accepted
+  const transport = await openAccepted(new StreamLink(socket, 'the node'), options, sink)
+  await dialed
+  return { socket, transport }
+}
+
+/** Connects with our own transport, stops reading at once, and sends ASKS asks to `big`. */
+async function askerThatDoesNotRead(open: Open) {
+  const options = { node: 'slow-asker', key: await resolveKey('k'), maxFrameBytes: 16 * 1024 * 1024, heartbeat: false as const, handshakeTimeoutMs: 5000, clock: systemClock, insecure: false }
   const answers = new Map<number, number>()
   let bytesRead = 0
   const allAnswered = deferred<void>()
-  socket.on('data', (chunk: Buffer) => (bytesRead += chunk.length))
-  const transport = await openDialed(new StreamLink(socket, target), options, {
+  const { socket, transport } = await open(options, {
     frame(buf, start, end) {
       const env = readEnvelope(buf, start, end)
       if (env.k !== Kind.Reply) return
@@ -69,6 +89,7 @@ async function askerThatDoesNotRead(address: string) {
     },
   })
   t.cleanup(() => transport.close())
+  socket.on('data', (chunk: Buffer) => (bytesRead += chunk.length))
   socket.pause()
   for (let id = 1; id <= ASKS; id++) {
     transport.send(encodeEnvelope({ k: Kind.Ask, id, to: 'big', body: encodeValue({ id, padding: ASK_PADDING }) }))
@@ -98,7 +119,7 @@ function assertEachAnsweredOnce(answers: Map<number, number>): void {
 
 t.test('the node stops reading it past the bound, serves others, and answers everything once it reads', async () => {
   const node = await nodeWithBigAnswers({ interval: 5000, misses: 3 })
-  const asker = await askerThatDoesNotRead(node.address)
+  const asker = await askerThatDoesNotRead(dialing(node.address))
   // what the node owes fills its buffer: it has handled at least that many asks
   await withDeadline(node.handledAtLeast(PAUSE_READING_BYTES / ANSWER_BYTES), 10_000, 'the node to answer up to the bound')
   // another peer is served meanwhile; each of its round trips gives the node a turn in which it
@@ -119,7 +140,7 @@ t.test('a slow reader outlives the heartbeat window while the node does not read
   // and sends nothing the node would read in between (its pings wait behind its asks)
   const heartbeat: HeartbeatOptions = { intervalMs: 100, misses: 5 }
   const node = await nodeWithBigAnswers({ interval: heartbeat.intervalMs, misses: heartbeat.misses })
-  const asker = await askerThatDoesNotRead(node.address)
+  const asker = await askerThatDoesNotRead(dialing(node.address))
   await withDeadline(node.handledAtLeast(PAUSE_READING_BYTES / ANSWER_BYTES), 10_000, 'the node to answer up to the bound')
   let answered = false
   const done = asker.allAnswered.then(() => (answered = true))
@@ -130,5 +151,14 @@ t.test('a slow reader outlives the heartbeat window while the node does not read
   }
   assertEachAnsweredOnce(asker.answers)
 }, 30_000)
+
+t.test('a node that dialed the peer keeps reading it, however much it owes', async () => {
+  const node = await nodeWithBigAnswers({ interval: 5000, misses: 3 })
+  const asker = await askerThatDoesNotRead(dialedBy(node.system))
+  await withDeadline(node.handledAtLeast(ASKS), 15_000, 'the node to handle every ask')
+  asker.socket.resume()
+  await withDeadline(asker.allAnswered, 15_000, 'every answer')
+  assertEachAnsweredOnce(asker.answers)
+})
 
 t.run()
