@@ -14,6 +14,7 @@ import { resolveKey } from '../../lib/key.js'
 import { openAccepted, openDialed, type FrameSink, type ListenOptions, type Transport } from '../../transports/index.js'
 import { PAUSE_READING_BYTES, StreamLink } from '../../transports/stream-link.js'
 import { dialTcp } from '../../transports/tcp.js'
+import { dialTls, openTlsDialed } from '../../transports/tls.js'
 import type { HeartbeatOptions } from '../../transports/transport.js'
 import { deferred, suite, withDeadline } from '../harness.js'
 
@@ -27,7 +28,7 @@ const ASK_PADDING = new Uint8Array(32 * 1024)
 // on both sides (up to ~36 MiB on Linux loopback), and one read's worth of asks
 const MOST_HANDLED_WHILE_STALLED = (PAUSE_READING_BYTES + 48 * 1024 * 1024) / ANSWER_BYTES
 
-async function nodeWithBigAnswers(heartbeat: { interval: number; misses: number }) {
+async function nodeWithBigAnswers(heartbeat: { interval: number; misses: number }, scheme = 'tcp') {
   const node = new ActorSystem({ key: 'k', heartbeat })
   t.cleanup(() => node.close())
   let handled = 0
@@ -38,7 +39,7 @@ async function nodeWithBigAnswers(heartbeat: { interval: number; misses: number 
     return new Uint8Array(ANSWER_BYTES)
   })
   node.spawn('echo', (m: unknown) => m)
-  const address = await node.listen('tcp://127.0.0.1:0')
+  const address = await node.listen(`${scheme}://127.0.0.1:0`)
   const handledAtLeast = (n: number): Promise<void> => {
     if (handled >= n) return Promise.resolve()
     const d = deferred<void>()
@@ -50,10 +51,16 @@ async function nodeWithBigAnswers(heartbeat: { interval: number; misses: number 
 
 type Open = (options: ListenOptions, sink: FrameSink) => Promise<{ socket: Socket; transport: Transport }>
 
-/** The asker dials the node at `address`, as a client does. */
+/** The asker dials the node at `address` (tcp:// or tls://), as a client does. */
 const dialing = (address: string): Open => async (options, sink) => {
   const url = new URL(address)
-  const { socket, target } = await dialTcp(url.hostname, Number(url.port), options)
+  const host = url.hostname
+  const port = Number(url.port)
+  if (url.protocol === 'tls:') {
+    const { socket, target } = await dialTls(host, port, options)
+    return { socket, transport: await openTlsDialed(socket, target, (link) => openDialed(link, options, sink)) }
+  }
+  const { socket, target } = await dialTcp(host, port, options)
   return { socket, transport: await openDialed(new StreamLink(socket, target), options, sink) }
 }
 
@@ -117,23 +124,25 @@ function assertEachAnsweredOnce(answers: Map<number, number>): void {
   for (const [id, count] of answers) assert.is(count, 1, `ask ${id} answered ${count} times`)
 }
 
-t.test('the node stops reading it past the bound, serves others, and answers everything once it reads', async () => {
-  const node = await nodeWithBigAnswers({ interval: 5000, misses: 3 })
-  const asker = await askerThatDoesNotRead(dialing(node.address))
-  // what the node owes fills its buffer: it has handled at least that many asks
-  await withDeadline(node.handledAtLeast(PAUSE_READING_BYTES / ANSWER_BYTES), 10_000, 'the node to answer up to the bound')
-  // another peer is served meanwhile; each of its round trips gives the node a turn in which it
-  // would read more of the asker's asks if it still read them
-  const other = new ActorSystem({ key: 'k' })
-  t.cleanup(() => other.close())
-  const echo = (await other.connect(node.address)).ref('echo')
-  for (let i = 0; i < 200; i++) assert.is(await echo.ask(i), i)
-  assert.ok(node.handled() <= MOST_HANDLED_WHILE_STALLED, `handled ${node.handled()} of ${ASKS} asks while their answers went unread`)
-  asker.socket.resume()
-  await withDeadline(asker.allAnswered, 15_000, 'every answer')
-  assertEachAnsweredOnce(asker.answers)
-  assert.is(node.handled(), ASKS)
-})
+for (const scheme of ['tcp', 'tls']) {
+  t.test(`${scheme}: the node stops reading it past the bound, serves others, and answers everything once it reads`, async () => {
+    const node = await nodeWithBigAnswers({ interval: 5000, misses: 3 }, scheme)
+    const asker = await askerThatDoesNotRead(dialing(node.address))
+    // what the node owes fills its buffer: it has handled at least that many asks
+    await withDeadline(node.handledAtLeast(PAUSE_READING_BYTES / ANSWER_BYTES), 10_000, 'the node to answer up to the bound')
+    // another peer is served meanwhile; each of its round trips gives the node a turn in which it
+    // would read more of the asker's asks if it still read them
+    const other = new ActorSystem({ key: 'k' })
+    t.cleanup(() => other.close())
+    const echo = (await other.connect(node.address)).ref('echo')
+    for (let i = 0; i < 200; i++) assert.is(await echo.ask(i), i)
+    assert.ok(node.handled() <= MOST_HANDLED_WHILE_STALLED, `handled ${node.handled()} of ${ASKS} asks while their answers went unread`)
+    asker.socket.resume()
+    await withDeadline(asker.allAnswered, 15_000, 'every answer')
+    assertEachAnsweredOnce(asker.answers)
+    assert.is(node.handled(), ASKS)
+  })
+}
 
 t.test('a slow reader outlives the heartbeat window while the node does not read it', async () => {
   // silent for 5 intervals ends a connection; the asker reads a burst only every 1.5 intervals
