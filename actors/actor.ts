@@ -6,6 +6,7 @@
  */
 import { TroupeError } from '../lib/errors.js'
 import { RingBuffer } from '../lib/ring.js'
+import { isThenable } from '../lib/thenable.js'
 
 /**
  * What a handler sees besides the message. `S` is the actor's private state; it defaults to a
@@ -196,10 +197,6 @@ class Context implements ActorContext<object> {
     letter.controller ??= new AbortController()
     return letter.controller.signal
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
 
 /**

@@ -10,6 +10,7 @@ import { thrownToWire, toWireError, type WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
 import { RingBuffer } from '../lib/ring.js'
+import { isThenable } from '../lib/thenable.js'
 import type { JobRun } from './job.js'
 import type { TaskContext, TaskFunction, TaskRunner } from './tasks.js'
 
@@ -99,10 +100,6 @@ class RunContext implements TaskContext, JobRun {
   end(): void {
     this.#report = undefined
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
 
 export class TaskExecutor {
