@@ -480,7 +480,7 @@ export class Dispatcher {
       !p.draining &&
       p.running < p.capacity &&
       (!evalOnly || p.allowEval) &&
-      (p.ranges.thresholds.length === 0 || fitsSlots(p.ranges, p.capacity, p.runningByRange, run.priority, this.#o.sacredGuarantees))
+      fitsSlots(p.ranges, p.capacity, p.runningByRange, run.priority, this.#o.sacredGuarantees)
     )
   }
 

@@ -77,6 +77,7 @@ export function rangeOf(ranges: SlotRanges, priority: number): number {
  */
 export function fitsSlots(ranges: SlotRanges, capacity: number, runningByRange: readonly number[], priority: number, sacred: boolean): boolean {
   const { thresholds, guarantees } = ranges
+  if (thresholds.length === 0) return true // no prioritySlots: every task may take any slot
   const range = rangeOf(ranges, priority)
   // lower priorities leave room for every range above them: tasks below threshold i may hold
   // capacity minus the guarantees of threshold i and up
