@@ -75,17 +75,20 @@ export function networkOptions(values: { 'key-file'?: string; 'tls-cert'?: strin
   }
 }
 
-/** An authentication failure names the key it used, so the operator knows which file to check. */
-export function explain(err: unknown, network: NetworkOptions): Error {
-  if (err instanceof TroupeError && err.code === 'EAUTH') {
+/**
+ * `starting` (a node starting or a client connecting with `network`), its authentication failure
+ * naming the key it used, so the operator knows which file to check.
+ */
+export function explainingAuth<T>(starting: Promise<T>, network: NetworkOptions): Promise<T> {
+  return starting.catch((err: unknown) => {
+    if (!(err instanceof TroupeError) || err.code !== 'EAUTH') throw err
     const key = network.key
     const which = typeof key === 'object' && key !== null && 'file' in key ? `the key in ${key.file}` : 'no key (pass --key-file or set TROUPE_KEY_FILE)'
-    return new TroupeError('EAUTH', `${err.message} — using ${which}`, { cause: err })
-  }
-  return err as Error
+    throw new TroupeError('EAUTH', `${err.message} — using ${which}`, { cause: err })
+  })
 }
 
-/** A positive integer flag. */
+/** A whole-number flag (0 or more). */
 export function integerFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
@@ -145,9 +148,7 @@ export function managerUrl(flag: string | undefined): string {
 
 /** Connects a client without reconnecting: a command should fail, not wait, when the manager is gone. */
 export function connect(manager: string | undefined, network: NetworkOptions): Promise<Client> {
-  return Client.connect(managerUrl(manager), { ...network, reconnect: false }).catch((err: unknown) => {
-    throw explain(err, network)
-  })
+  return explainingAuth(Client.connect(managerUrl(manager), { ...network, reconnect: false }), network)
 }
 
 /** JSON for whatever CBOR brought back: bigints as strings, Maps as objects, Sets as arrays. */

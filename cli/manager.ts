@@ -1,6 +1,6 @@
 /** `troupe manager`: runs a manager until a signal or `troupe stop`, then drains. */
 import { Manager } from '../index.js'
-import { NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { NETWORK_FLAGS, NETWORK_USAGE, UsageError, explainingAuth, integerFlag, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe manager --listen URL [options]
 
@@ -28,7 +28,7 @@ export async function managerCommand(argv: string[], io: Io): Promise<number> {
   const v = args.values
   if (v.listen === undefined) throw new UsageError(`--listen is required\n\n${USAGE}`)
   const network = networkOptions(v)
-  const manager = await Manager.start({
+  const manager = await explainingAuth(Manager.start({
     ...network,
     listen: v.listen,
     queueSize: integerFlag('queue-size', v['queue-size']),
@@ -36,9 +36,7 @@ export async function managerCommand(argv: string[], io: Io): Promise<number> {
     sacredGuarantees: v['sacred-guarantees'],
     maxAttempts: integerFlag('max-attempts', v['max-attempts']),
     insecure: v.insecure,
-  }).catch((err: unknown) => {
-    throw explain(err, network)
-  })
+  }), network)
   io.out(`manager ${manager.id} listening on ${manager.address}`)
   manager.on('worker', (w) => io.out(`pool ${w.id} joined (capacity ${w.capacity})`))
   manager.on('workerLost', (id, running) => io.out(`pool ${id} left (${running} running tasks requeued)`))

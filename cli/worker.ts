@@ -1,6 +1,6 @@
 /** `troupe worker`: a pool for a manager, or standalone, until a signal or `troupe stop`. */
 import { WorkerPool, type PoolMode } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explain, integerFlag, managerUrl, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explainingAuth, integerFlag, managerUrl, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe worker (--manager URL | --listen URL) --tasks MODULE [options]
 
@@ -36,7 +36,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   if (!['process', 'thread', 'inline'].includes(mode)) throw new UsageError(`--mode is process, thread or inline, not "${mode}"`)
   const network = networkOptions(v)
   const where = v.listen === undefined ? { manager: managerUrl(v.manager) } : { listen: v.listen }
-  const pool = await WorkerPool.start({
+  const pool = await explainingAuth(WorkerPool.start({
     ...network,
     ...where,
     tasks: moduleFrom(v.tasks),
@@ -45,9 +45,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
     capacity: integerFlag('capacity', v.capacity),
     allowEval: v['allow-eval'],
     insecure: v.insecure,
-  }).catch((err: unknown) => {
-    throw explain(err, network)
-  })
+  }), network)
   io.out(pool.address === undefined ? `pool ${pool.id} working for ${where.manager}` : `pool ${pool.id} listening on ${pool.address}`)
   pool.on('disconnected', (why) => io.out(`lost the manager (${why.message}); reconnecting`))
   pool.on('connected', (manager) => io.out(`joined manager ${manager}`))
