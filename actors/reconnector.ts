@@ -150,7 +150,6 @@ export class Reconnector {
     }
   }
 
-
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       this.#wake = resolve

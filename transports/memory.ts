@@ -7,7 +7,6 @@ import { TroupeError } from '../lib/errors.js'
 import { NO_LISTENER, oversizeFrame, type Link, type LinkEvents } from './link.js'
 import { HIGH_WATER_BYTES } from './stream-link.js'
 
-
 /** One end of an in-memory pair. */
 export class MemoryLink implements Link {
   readonly remoteAddress: string

@@ -12,7 +12,6 @@ export interface PortEndpoint {
   on(event: 'close' | 'exit', listener: () => void): unknown
 }
 
-
 export class PortLink implements Link {
   readonly remoteAddress: string
   events: LinkEvents = NO_LISTENER
