@@ -96,14 +96,10 @@ export function fitsSlots(ranges: SlotRanges, capacity: number, runningByRange: 
   return true
 }
 
-/** True when `a` should be preferred to `b`: less loaded, or as loaded with shorter run times. */
+/**
+ * The default routing's order (the dispatcher picks the pool no other beats): true when `a` should
+ * be preferred to `b`: less loaded, or as loaded with shorter run times.
+ */
 export function lessLoaded(a: WorkerInfo, b: WorkerInfo): boolean {
   return a.load < b.load || (a.load === b.load && a.avgRunMs < b.avgRunMs)
-}
-
-/** The default choice: the least loaded pool, ties to the shorter recent run time. */
-export function leastLoaded(_task: TaskInfo, workers: readonly WorkerInfo[]): WorkerInfo | undefined {
-  let best: WorkerInfo | undefined
-  for (const w of workers) if (best === undefined || lessLoaded(w, best)) best = w
-  return best
 }

@@ -77,16 +77,6 @@ export class TaskQueue<T extends Queued> {
     if (--this.#size === 0) this.#clear()
   }
 
-  /** Removes and returns every waiting task, highest priority first. */
-  drain(): T[] {
-    const out: T[] = []
-    for (const level of this.#levels) for (const task of level.ring.drain()) if (task.queued) out.push(task)
-    for (const task of out) task.queued = false
-    this.#clear()
-    this.#size = 0
-    return out
-  }
-
   // Nothing waits: drop every level with the marked tasks still in it, so they are not held
   // until the next heads() (the dispatcher skips heads() while the queue is empty).
   #clear(): void {

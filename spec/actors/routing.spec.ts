@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert'
-import { fitsSlots, leastLoaded, rangeOf, slotRanges } from '../../actors/routing.js'
+import { fitsSlots, lessLoaded, rangeOf, slotRanges } from '../../actors/routing.js'
 import { TroupeError } from '../../lib/errors.js'
 import { suite } from '../harness.js'
 
@@ -40,9 +40,10 @@ t.test('sacredGuarantees: priority ≥ 2 capped at 70, leaving the 30 of [1, 2) 
 
 t.test('least loaded wins; ties go to the shorter average run time', () => {
   const w = (id: string, load: number, avgRunMs: number) => ({ id, capacity: 10, running: load * 10, load, avgRunMs })
-  const task = { name: 'x', priority: 0, key: undefined, attempt: 1 }
-  assert.is(leastLoaded(task, [w('a', 0.5, 1), w('b', 0.2, 9), w('c', 0.2, 3)])?.id, 'c')
-  assert.is(leastLoaded(task, []), undefined)
+  const [a, b, c] = [w('a', 0.5, 1), w('b', 0.2, 9), w('c', 0.2, 3)]
+  assert.ok(lessLoaded(b, a) && !lessLoaded(a, b), 'lower load wins over a shorter run time')
+  assert.ok(lessLoaded(c, b) && !lessLoaded(b, c), 'a tie goes to the shorter run time')
+  assert.not.ok(lessLoaded(c, c), 'a pool is not preferred to itself')
 })
 
 t.test('bad prioritySlots fail with ECONFIG', () => {

@@ -66,18 +66,6 @@ t.test('once nothing waits, marked tasks are dropped at once and new ones queue 
   assert.equal(takeAll(q), ['e', 'd'])
 })
 
-t.test('drain empties the queue in priority order', () => {
-  const q = new TaskQueue<T>()
-  q.push(task('x', 1))
-  q.push(task('y', 2))
-  const gone = task('gone', 2)
-  q.push(gone)
-  q.remove(gone)
-  assert.equal(q.drain().map((d) => d.name), ['y', 'x'])
-  assert.is(q.size, 0)
-  assert.equal(q.heads(), [])
-})
-
 t.test('100 000 tasks over 10 priorities come out in order', () => {
   const q = new TaskQueue<T>()
   for (let i = 0; i < 100_000; i++) q.push(task(String(i), i % 10))
