@@ -134,11 +134,11 @@ export class Actor {
         this.#failed(letter, err)
         continue
       }
-      if (isThenable(result) && this.#overlap) {
-        result.then((value) => letter.resolve(value), (err: unknown) => this.#failed(letter, err ?? new Error('rejected with ' + String(err))))
-        continue
-      }
       if (isThenable(result)) {
+        if (this.#overlap) {
+          result.then((value) => letter.resolve(value), (err: unknown) => this.#failed(letter, err ?? new Error('rejected with ' + String(err))))
+          continue
+        }
         result.then(
           (value) => this.#resume(letter, null, value),
           (err: unknown) => this.#resume(letter, err ?? new Error('rejected with ' + String(err)), undefined),
