@@ -12,6 +12,7 @@ import { decodeValue, encodeValue } from '../lib/codec.js'
 import { Kind, fromWireError, type Envelope, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError, configError, isErrorCode } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
+import { PendingAsks } from '../lib/pending.js'
 import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
 import { MANAGER_ACTOR, hostNodeActor, type ManagerRequest, type SysMsgTarget } from './control.js'
@@ -126,11 +127,6 @@ const DEFAULT_BROADCAST_TIMEOUT_MS = 30_000
 /** How long past its timeout a broadcast may take to come back (the manager's answer is on its way). */
 const BROADCAST_GRACE_MS = 5000
 
-/** A broadcast waiting for the manager's `BroadcastDone`. Not re-sent after a reconnect: it is not idempotent. */
-interface PendingBroadcast {
-  resolve(outcomes: Outcome<unknown>[]): void
-  reject(err: TroupeError): void
-}
 const DEFAULT_RETRY_ATTEMPTS = 10
 const DEFAULT_RETRY_DELAY_MS = 100
 const DEFAULT_EACH_CONCURRENCY = 1024
@@ -146,13 +142,14 @@ export class Client extends EventEmitter<ClientEvents> {
   readonly #retryAttempts: number
   readonly #retryDelayMs: number
   #nextId = 1
-  readonly #broadcasts = new Map<number, PendingBroadcast>()
-  #nextBroadcastId = 1
+  // broadcasts waiting for the manager's BroadcastDone; not re-sent after a reconnect (not idempotent)
+  readonly #broadcasts: PendingAsks
   #closing: Promise<void> | undefined
 
   private constructor(system: ActorSystem, retryAttempts: number, retryDelayMs: number) {
     super()
     this.#system = system
+    this.#broadcasts = new PendingAsks(system.clock)
     this.#retryAttempts = retryAttempts
     this.#retryDelayMs = retryDelayMs
   }
@@ -434,11 +431,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   #failAll(err: TroupeError): void {
     for (const call of this.#openCalls()) this.#settle(call, err)
-    this.#failBroadcasts(err)
-  }
-
-  #failBroadcasts(err: TroupeError): void {
-    for (const pending of [...this.#broadcasts.values()]) pending.reject(err)
+    this.#broadcasts.rejectAll(err)
   }
 
   // ---- the connection --------------------------------------------------------------------------
@@ -458,7 +451,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   #disconnected(why: TroupeError): void {
     for (const call of this.#openCalls()) call.sent = false
-    this.#failBroadcasts(new TroupeError('ECLOSED', `lost the manager during a broadcast: ${why.message}`, { cause: why }))
+    this.#broadcasts.rejectAll(new TroupeError('ECLOSED', `lost the manager during a broadcast: ${why.message}`, { cause: why }))
     this.emit('disconnected', why)
   }
 
@@ -486,10 +479,11 @@ export class Client extends EventEmitter<ClientEvents> {
         return true
       }
       case Kind.BroadcastDone:
-        this.#broadcasts.get(env.id)?.resolve(env.outcomes.map(toOutcome))
+        // a late answer (the caller gave up) is not decoded
+        if (this.#broadcasts.has(env.id)) this.#broadcasts.settle(env.id, null, env.outcomes.map(toOutcome))
         return true
       case Kind.BroadcastFailed:
-        this.#broadcasts.get(env.id)?.reject(fromWireError(env.err))
+        this.#broadcasts.settle(env.id, fromWireError(env.err))
         return true
       case Kind.Progress: {
         const onProgress = this.#calls.get(env.id)?.onProgress
@@ -527,32 +521,17 @@ export class Client extends EventEmitter<ClientEvents> {
     const body = encodeValue(input)
     const peer = this.#link.peer
     if (peer === undefined || this.#closing !== undefined) return Promise.reject(new TroupeError('ECLOSED', 'not connected to the manager'))
-    const id = this.#nextBroadcastId++
-    return new Promise((resolve, reject) => {
-      const clock = this.#system.clock
-      const end = (): void => {
-        this.#broadcasts.delete(id)
-        clock.clearTimer(timer)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      const onAbort = (): void => {
-        pending.reject(new TroupeError('EABORT', 'aborted by the caller', { cause: signal?.reason }))
-        if (!peer.isClosed) peer.send({ k: Kind.BroadcastWithdraw, id }) // the pools stop its runs
-      }
-      const pending: PendingBroadcast = {
-        resolve: (outcomes) => (end(), resolve(outcomes)),
-        reject: (err) => (end(), reject(err)),
-      }
-      // the manager answers by timeoutMs; this bounds a manager that never does
-      const timer = clock.setTimer(timeoutMs + BROADCAST_GRACE_MS, () => pending.reject(new TroupeError('ECSTO', `no answer to the broadcast within ${timeoutMs + BROADCAST_GRACE_MS} ms`)))
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.#broadcasts.set(id, pending)
-      try {
-        peer.send({ k: Kind.Broadcast, id, name, body, timeoutMs, min })
-      } catch (err) {
-        pending.reject(err as TroupeError) // EFRAME: the input does not fit a frame
-      }
+    const id = this.#broadcasts.nextId
+    // the manager answers by timeoutMs; the grace bounds a manager that never does (ECSTO)
+    const outcomes = this.#broadcasts.open(timeoutMs + BROADCAST_GRACE_MS, signal, (_, why) => {
+      if (why.code === 'EABORT' && !peer.isClosed) peer.send({ k: Kind.BroadcastWithdraw, id }) // the pools stop its runs
     })
+    try {
+      peer.send({ k: Kind.Broadcast, id, name, body, timeoutMs, min })
+    } catch (err) {
+      this.#broadcasts.settle(id, err as TroupeError) // EFRAME: the input does not fit a frame
+    }
+    return outcomes as Promise<Outcome<unknown>[]>
   }
 
   /** Asks the manager's control actor; a refusal it throws keeps its own code (`EATO`, ...). */
