@@ -6,13 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Client, TroupeError, type NetworkOptions } from '../index.js'
-import { moduleUrl } from '../actors/tasks.js'
 import { enableDebug } from '../lib/debug.js'
 
 /** A mistake on the command line: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {}
 
-/** Where a command writes; tests and the demo pass their own. */
+/** Where a command writes: the terminal, unless a caller passes its own. */
 export interface Io {
   out(line: string): void
   err(line: string): void
@@ -159,9 +158,4 @@ export function toJson(value: unknown): string {
     if (v instanceof Set) return [...v]
     return v
   }) ?? 'null'
-}
-
-/** A module argument: a URL as is, a path relative to the working directory. */
-export function moduleFrom(spec: string): URL {
-  return new URL(moduleUrl(spec))
 }

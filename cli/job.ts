@@ -1,6 +1,7 @@
 /** `troupe job MODULE#Class`: runs a broadcast job and prints every pool's outcomes and reports. */
 import type { JobClass } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, moduleFrom, networkOptions, parse, toJson, type Io } from './common.js'
+import { moduleUrl } from '../actors/tasks.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 
 const USAGE = `usage: troupe job MODULE#Class [options]
 
@@ -20,7 +21,7 @@ export async function jobCommand(argv: string[], io: Io): Promise<number> {
   const hash = spec?.lastIndexOf('#') ?? -1
   if (spec === undefined || hash <= 0) throw new UsageError(`expected MODULE#Class\n\n${USAGE}`)
   const className = spec.slice(hash + 1)
-  const mod = (await import(moduleFrom(spec.slice(0, hash)).href)) as Record<string, unknown>
+  const mod = (await import(moduleUrl(spec.slice(0, hash)))) as Record<string, unknown>
   const Class = mod[className]
   if (typeof Class !== 'function') throw new UsageError(`${spec.slice(0, hash)} exports no class ${className}`)
   const v = args.values

@@ -1,6 +1,6 @@
 /** `troupe worker`: a pool for a manager, or standalone, until a signal or `troupe stop`. */
 import { WorkerPool, type PoolMode } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explainingAuth, integerFlag, managerUrl, moduleFrom, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explainingAuth, integerFlag, managerUrl, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe worker (--manager URL | --listen URL) --tasks MODULE [options]
 
@@ -39,7 +39,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   const pool = await explainingAuth(WorkerPool.start({
     ...network,
     ...where,
-    tasks: moduleFrom(v.tasks),
+    tasks: v.tasks, // a path or a URL, as WorkerPool.start takes it
     mode: mode as PoolMode,
     workers: integerFlag('workers', v.workers),
     capacity: integerFlag('capacity', v.capacity),
