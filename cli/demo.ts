@@ -32,7 +32,7 @@ function tasksOf(pool: string) {
   }
 }
 
-export async function demo(say: Say = (line) => process.stdout.write(line + '\n')): Promise<void> {
+export async function demo(say: Say): Promise<void> {
   const key = 'demo key'
   for (const [step, url] of [[1, 'mem://troupe-demo'], [2, 'tcp://127.0.0.1:0']] as const) {
     const manager = await Manager.start({ listen: url, key })

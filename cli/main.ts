@@ -4,7 +4,7 @@
  * usage, and turns failures into an exit code (2 for a usage error, 1 for anything else).
  */
 import { generateKey } from '../lib/key.js'
-import { UsageError, stdio, type Io } from './common.js'
+import { UsageError, parse, stdio, type Io } from './common.js'
 import { demo } from './demo.js'
 import { jobCommand } from './job.js'
 import { managerCommand } from './manager.js'
@@ -27,6 +27,9 @@ commands:
 
 troupe <command> --help shows a command's options. NODE_DEBUG=troupe (or --verbose) shows debug logs.`
 
+// the flags of a command that takes none
+const HELP_ONLY = { help: { type: 'boolean', short: 'h' } } as const
+
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   manager: managerCommand,
   worker: workerCommand,
@@ -35,20 +38,12 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   status: statusCommand,
   stop: stopCommand,
   keygen: async (argv, io) => {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      io.out('usage: troupe keygen > FILE\n\nPrints a new random key (32 bytes, base64url). Keep the file private: chmod 600 FILE.')
-      return 0
-    }
-    if (argv.length > 0) throw new UsageError(`troupe keygen takes no arguments, got "${argv[0]}"`)
+    if (parse(argv, HELP_ONLY, 'usage: troupe keygen > FILE\n\nPrints a new random key (32 bytes, base64url). Keep the file private: chmod 600 FILE.', io) === undefined) return 0
     io.out(generateKey())
     return 0
   },
   demo: async (argv, io) => {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      io.out('usage: troupe demo\n\nRuns the tour over mem:// and tcp://127.0.0.1 and exits 0.')
-      return 0
-    }
-    if (argv.length > 0) throw new UsageError(`troupe demo takes no arguments, got "${argv[0]}"`)
+    if (parse(argv, HELP_ONLY, 'usage: troupe demo\n\nRuns the tour over mem:// and tcp://127.0.0.1 and exits 0.', io) === undefined) return 0
     await demo(io.out)
     return 0
   },
