@@ -25,6 +25,11 @@ export class Progress {
     this.#stream = stream
   }
 
+  /** Tasks that ended with an error so far. */
+  get failed(): number {
+    return this.#failed
+  }
+
   /** One more task ended. */
   tick(ok: boolean): void {
     this.#done++

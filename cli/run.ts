@@ -60,18 +60,14 @@ async function runEach(client: Client, name: string, file: string, out: string |
     if (sink === undefined) io.out(line)
     else sink.write(line + '\n')
   }
-  let failed = 0
   for await (const r of client.each(name, inputsOf(file), options)) {
     if (r.ok) write(toJson({ index: r.index, ok: true, value: r.value }))
-    else {
-      failed++
-      write(toJson({ index: r.index, ok: false, error: { code: r.error.code, message: r.error.message } }))
-    }
+    else write(toJson({ index: r.index, ok: false, error: { code: r.error.code, message: r.error.message } }))
     progress.tick(r.ok)
   }
   progress.finish()
   if (sink !== undefined) await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())))
-  return failed === 0 ? 0 : 1
+  return progress.failed === 0 ? 0 : 1
 }
 
 /** The lines of `file` that hold something, with their line numbers (from 1). */
