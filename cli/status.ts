@@ -19,15 +19,15 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const intervalMs = integerFlag('interval', v.interval) ?? 500
   const client = await connect(v.manager, networkOptions(v))
   try {
-    const first = await client.stats()
+    let stats = await client.stats()
     let rate: number | undefined
     if (intervalMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, intervalMs))
-      const second = await client.stats()
-      rate = ((second.done + second.failed - first.done - first.failed) * 1000) / intervalMs
-      Object.assign(first, second)
+      const first = stats
+      stats = await client.stats()
+      rate = ((stats.done + stats.failed - first.done - first.failed) * 1000) / intervalMs
     }
-    io.out(v.json === true ? toJson({ ...first, ...(rate === undefined ? {} : { tasksPerSecond: rate }) }) : table(first, rate))
+    io.out(v.json === true ? toJson({ ...stats, ...(rate === undefined ? {} : { tasksPerSecond: rate }) }) : table(stats, rate))
     return 0
   } finally {
     await client.close()

@@ -19,7 +19,7 @@ export async function stopCommand(argv: string[], io: Io): Promise<number> {
   if ((node === undefined) === (args.values.all !== true)) throw new UsageError(`give a NODE_ID or --all\n\n${USAGE}`)
   const client = await connect(args.values.manager, networkOptions(args.values))
   try {
-    const acked = await client.systemMessage(STOP_MESSAGE, node === undefined ? {} : { to: node })
+    const acked = await client.systemMessage(STOP_MESSAGE, { to: node })
     for (const id of acked) io.out(`${id} is draining`)
     if (acked.length === 0) io.err(node === undefined ? 'no node acknowledged' : `no node ${node} acknowledged (is it connected? see troupe status)`)
     return acked.length === 0 ? 1 : 0
