@@ -248,8 +248,7 @@ const ENCODE: Encoders = {
 
 /** Encodes an envelope into a fresh view of a shared slab (never overwritten later). */
 export function encodeEnvelope(env: Envelope): Uint8Array {
-  w.begin()
-  ;(ENCODE[env.k] as (e: Envelope) => void)(env)
+  encodeEnvelopeRange(env)
   return w.view()
 }
 
