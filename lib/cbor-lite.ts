@@ -376,7 +376,8 @@ function shortText(b: Uint8Array, start: number, n: number): string {
     if (same) return cached
   }
   // one call makes a flat string (concatenation would leave a rope in the cache)
-  const s = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[])
+  // (a view by the constructor, not subarray(): see bytes())
+  const s = String.fromCharCode.apply(null, new Uint8Array(b.buffer, b.byteOffset + start, n) as unknown as number[])
   textCache[slot] = s
   return s
 }
