@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Socket } from 'node:net'
-import { PAUSE_READING_BYTES, StreamLink } from './stream-link.js'
+import { StreamLink } from './stream-link.js'
 
 /** The fd of the channel in the child. */
-export const CHANNEL_FD = 3
+const CHANNEL_FD = 3
 
 // Node options of this process that a child must not inherit. With -e or -p a child would run
 // this process's own code rather than its entry: a pool started from `node -e` would start a
@@ -41,7 +41,7 @@ export function spawnWithChannel(entry: string, env: NodeJS.ProcessEnv): { child
     env: { ...process.env, ...env },
   })
   const socket = child.stdio[CHANNEL_FD] as Socket
-  return { child, link: new StreamLink(socket, `ipc://${child.pid ?? '?'}`, { pauseReadingPastBytes: PAUSE_READING_BYTES }) }
+  return { child, link: new StreamLink(socket, `ipc://${child.pid ?? '?'}`, { pausesReading: true }) }
 }
 
 /** In the child: its end of the channel. */

@@ -5,7 +5,7 @@
 import { createConnection, createServer, type NetConnectOpts, type Server, type Socket } from 'node:net'
 import type { Clock } from '../lib/clock.js'
 import { TroupeError } from '../lib/errors.js'
-import { PAUSE_READING_BYTES, StreamLink } from './stream-link.js'
+import { StreamLink } from './stream-link.js'
 
 /** Starts a server; resolves once it listens. Connections become links handed to `accept`. */
 export function serve(
@@ -15,7 +15,7 @@ export function serve(
   accept: (link: StreamLink) => void,
   connectionEvent = 'connection',
 ): Promise<Server> {
-  server.on(connectionEvent, (socket: Socket) => accept(new StreamLink(socket, describe(socket), { pauseReadingPastBytes: PAUSE_READING_BYTES })))
+  server.on(connectionEvent, (socket: Socket) => accept(new StreamLink(socket, describe(socket), { pausesReading: true })))
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new TroupeError('ECONFIG', `cannot listen on ${JSON.stringify(listenArgs)}: ${err.message}`, { cause: err }))

@@ -20,8 +20,8 @@ export const HIGH_WATER_BYTES = 1024 * 1024
 export const PAUSE_READING_BYTES = 64 * 1024 * 1024
 
 export interface StreamLinkOptions {
-  /** Stop reading while more than this is unsent (PAUSE_READING_BYTES on accepted sockets). */
-  pauseReadingPastBytes?: number
+  /** Stop reading while more than PAUSE_READING_BYTES is unsent (the accepting side only). */
+  pausesReading?: boolean
 }
 
 export class StreamLink implements Link {
@@ -38,7 +38,7 @@ export class StreamLink implements Link {
   constructor(socket: Socket, remoteAddress: string, options: StreamLinkOptions = {}) {
     this.#socket = socket
     this.remoteAddress = remoteAddress
-    this.#pauseReadingPastBytes = options.pauseReadingPastBytes ?? Number.POSITIVE_INFINITY
+    this.#pauseReadingPastBytes = options.pausesReading === true ? PAUSE_READING_BYTES : Number.POSITIVE_INFINITY
     this.#reader = new FrameReader(Number.MAX_SAFE_INTEGER, (buf, start, end) => this.events.frame(buf, start, end))
     this.#writer = new FrameWriter(socket, HIGH_WATER_BYTES)
     socket.setNoDelay?.(true)
