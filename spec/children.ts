@@ -41,6 +41,14 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
 }
 
+/**
+ * Resolves once `child` has exited and its stdio has closed, so everything it printed has been
+ * read ('exit' may come first). Call it before the child can have closed, e.g. right after spawn.
+ */
+export function closed(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })))
+}
+
 /** Stops a child we started: `signal`, then SIGKILL after a grace period; waits for its exit. */
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return

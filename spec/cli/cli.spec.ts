@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
 import { Client } from '../../index.js'
-import { exited, stopChild } from '../children.js'
+import { closed, stopChild } from '../children.js'
 import { suite, withDeadline } from '../harness.js'
 
 const t = suite('troupe CLI')
@@ -20,13 +20,17 @@ class Cli {
   out = ''
   err = ''
   readonly #waiters = new Set<() => void>()
+  // resolves once the process has exited and all its output is in
+  readonly #closed: Promise<{ code: number | null }>
+  #over = false
 
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, [...process.execArgv, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TROUPE_KEY_FILE: '', ...env } })
     t.cleanup(() => stopChild(this.child, 'SIGKILL'))
     this.child.stdout?.on('data', (c: Buffer) => this.#grew(() => (this.out += c)))
     this.child.stderr?.on('data', (c: Buffer) => this.#grew(() => (this.err += c)))
-    this.child.on('exit', () => setImmediate(() => this.#grew(() => {})))
+    this.#closed = closed(this.child)
+    void this.#closed.then(() => this.#grew(() => (this.#over = true)))
   }
 
   #grew(append: () => void): void {
@@ -42,7 +46,7 @@ class Cli {
         if (m !== null) {
           this.#waiters.delete(check)
           resolve(m)
-        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        } else if (this.#over) {
           this.#waiters.delete(check)
           reject(new Error(`troupe exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${this.out}${this.err}`))
         }
@@ -54,8 +58,7 @@ class Cli {
   }
 
   async done(ms = 20_000): Promise<{ code: number | null; out: string; err: string }> {
-    const { code } = await withDeadline(exited(this.child), ms, 'troupe to exit')
-    await new Promise((resolve) => setImmediate(resolve)) // the last output chunks
+    const { code } = await withDeadline(this.#closed, ms, 'troupe to exit')
     return { code, out: this.out, err: this.err }
   }
 }

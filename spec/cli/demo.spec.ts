@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
-import { exited, stopChild } from '../children.js'
+import { closed, stopChild } from '../children.js'
 import { suite, withDeadline } from '../harness.js'
 
 const t = suite('troupe demo')
@@ -14,7 +14,7 @@ function run(args: string[]) {
   let err = ''
   child.stdout.on('data', (c: Buffer) => (out += c))
   child.stderr.on('data', (c: Buffer) => (err += c))
-  return withDeadline(exited(child), 15_000, `troupe ${args.join(' ')}`).then(({ code }) => ({ code, out, err }))
+  return withDeadline(closed(child), 15_000, `troupe ${args.join(' ')}`).then(({ code }) => ({ code, out, err }))
 }
 
 t.test('demo (npm start) prints every step over mem:// and tcp:// and exits 0', async () => {

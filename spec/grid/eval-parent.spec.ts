@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import * as assert from 'uvu/assert'
 import { childExecArgv } from '../../transports/ipc.js'
-import { exited, stopChild } from '../children.js'
+import { closed, stopChild } from '../children.js'
 import { suite, withDeadline } from '../harness.js'
 import { FIXTURE_TASKS } from './grid.js'
 
@@ -27,7 +27,7 @@ for (const mode of ['process', 'thread'] as const) {
     try {
       let out = ''
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-      const { code } = await withDeadline(exited(child), 15_000, 'the app to exit')
+      const { code } = await withDeadline(closed(child), 15_000, 'the app to exit')
       assert.is(code, 0, out)
       const lines = out.trim().split('\n')
       assert.is(lines.filter((l) => l === 'app started').length, 1, out)
