@@ -7,7 +7,6 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import * as assert from 'uvu/assert'
 import { ActorSystem } from '../../index.js'
-import { systemClock } from '../../lib/clock.js'
 import { encodeValue } from '../../lib/codec.js'
 import { Kind, encodeEnvelope, readEnvelope } from '../../lib/envelope.js'
 import { resolveKey } from '../../lib/key.js'
@@ -17,6 +16,7 @@ import { dialTcp } from '../../transports/tcp.js'
 import { dialTls, openTlsDialed } from '../../transports/tls.js'
 import type { HeartbeatOptions } from '../../transports/transport.js'
 import { deferred, suite, withDeadline } from '../harness.js'
+import { options as contractOptions } from '../transport-contract.js'
 
 const t = suite('a peer that does not read its answers')
 
@@ -79,7 +79,7 @@ const dialedBy = (node: ActorSystem): Open => async (options, sink) => {
 
 /** Connects with our own transport, stops reading at once, and sends ASKS asks to `big`. */
 async function askerThatDoesNotRead(open: Open) {
-  const options = { node: 'slow-asker', key: await resolveKey('k'), maxFrameBytes: 16 * 1024 * 1024, heartbeat: false as const, handshakeTimeoutMs: 5000, clock: systemClock, insecure: false }
+  const options = contractOptions({ node: 'slow-asker', key: await resolveKey('k'), maxFrameBytes: 16 * 1024 * 1024 })
   const answers = new Map<number, number>()
   let bytesRead = 0
   const allAnswered = deferred<void>()

@@ -16,7 +16,7 @@ import { StreamLink } from '../../transports/stream-link.js'
 import type { TlsCredentials } from '../../transports/transport.js'
 import { deferred, rejectsWith, suite, withDeadline } from '../harness.js'
 import { RecordingSink, options } from '../transport-contract.js'
-import { FIXTURE_TASKS } from '../grid/grid.js'
+import { FIXTURE_TASKS, poolsJoined } from '../grid/grid.js'
 
 const t = suite('tls:// keys and certificates')
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -204,11 +204,9 @@ t.test('a grid runs over tls:// keyed from its shared key: Manager, WorkerPool a
   const manager = await Manager.start({ listen: 'tls://127.0.0.1:0', key })
   t.cleanup(() => manager.close())
   assert.match(manager.address, /^tls:\/\/127\.0\.0\.1:\d+$/)
-  const joined = deferred()
-  manager.once('worker', () => joined.resolve())
   const pool = await WorkerPool.start({ manager: manager.address, key, tasks: FIXTURE_TASKS, mode: 'inline' })
   t.cleanup(() => pool.close())
-  await withDeadline(joined.promise, 5000, 'the pool joined')
+  await withDeadline(poolsJoined(manager, 1), 5000, 'the pool joined')
   const client = await Client.connect(manager.address, { key })
   t.cleanup(() => client.close())
   assert.is(await client.run('add', [4, 7]), 11)
