@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-let started: ChildProcess[] = []
+const started: ChildProcess[] = []
 
 export interface Server {
   address: string
@@ -33,10 +33,8 @@ export async function startServer(name: string, args: string[] = []): Promise<Se
 
 /** Ends every server we started: closing stdin asks it to exit; SIGKILL if it has not after 2 s. */
 export async function stopServers(): Promise<void> {
-  const stopping = started
-  started = []
   await Promise.all(
-    stopping.map(
+    started.splice(0).map(
       (child) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve()

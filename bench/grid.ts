@@ -27,7 +27,7 @@ async function loop(address: string, options: LoopOptions) {
 /** A manager and an inline pool, each in its own process; the client here. */
 export async function tcpGrid(): Promise<string> {
   const manager = await startServer('manager.ts')
-  await startServer('pool.ts', [manager.address])
+  await startServer('pools.ts', [manager.address])
   return manager.address
 }
 
