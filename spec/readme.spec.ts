@@ -145,7 +145,7 @@ t.test('3. over TCP: manager.ts, pool.ts and client.ts as three processes, stopp
   assert.ok(address !== undefined, announced)
   // the pool and the client as they run on other hosts: the manager's address in place of hostA
   for (const name of ['pool.ts', 'client.ts']) {
-    const block = (await readmeBlocks()).find((b) => b.name === name) as Block
+    const block = first.blocks.find((b) => b.name === name) as Block
     await writeFile(join(first.dir, name), localised(block.code, address))
   }
   const pool = start(first.dir, 'pool.ts')

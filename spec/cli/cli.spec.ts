@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
 import { Client } from '../../index.js'
 import { closed, stopChild } from '../children.js'
-import { suite, withDeadline } from '../harness.js'
+import { deferred, suite, withDeadline } from '../harness.js'
 
 const t = suite('troupe CLI')
 const cli = fileURLToPath(new URL('../../cli/main.ts', import.meta.url))
@@ -142,10 +142,9 @@ t.test('SIGTERM during 200 running tasks: all 200 finish, then the pool exits 0'
   const client = await Client.connect(address, { reconnect: false })
   t.cleanup(() => client.close())
   let started = 0
-  let allStarted!: () => void
-  const running = new Promise<void>((resolve) => (allStarted = resolve))
-  const results = Promise.all(Array.from({ length: 200 }, () => client.run('pidSleep', 500, { onProgress: () => ++started === 200 && allStarted() })))
-  await withDeadline(running, 15_000, '200 tasks running')
+  const running = deferred()
+  const results = Promise.all(Array.from({ length: 200 }, () => client.run('pidSleep', 500, { onProgress: () => ++started === 200 && running.resolve() })))
+  await withDeadline(running.promise, 15_000, '200 tasks running')
   worker.child.kill('SIGTERM')
   const done = await withDeadline(results, 15_000, '200 results')
   assert.is(done.length, 200)
