@@ -3,6 +3,9 @@
  * resource a test opens is registered with `cleanup()` and released in `after.each`, which uvu
  * runs even when an assertion failed.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { suite as uvuSuite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { EventEmitter } from 'eventemitter3'
@@ -32,6 +35,8 @@ export interface BoundedSuite {
   test(title: string, body: () => Promise<void> | void, deadlineMs?: number): void
   /** Registers a release to run after the current test, last registered first. */
   cleanup(release: () => unknown): void
+  /** A fresh directory under the system's temp dir, removed after the current test. */
+  tempDir(prefix: string): Promise<string>
   run(): void
 }
 
@@ -52,6 +57,11 @@ export function suite(name: string): BoundedSuite {
     },
     cleanup(release) {
       releases.push(release)
+    },
+    async tempDir(prefix) {
+      const dir = await mkdtemp(join(tmpdir(), prefix))
+      releases.push(() => rm(dir, { recursive: true, force: true }))
+      return dir
     },
     run() {
       s.run()

@@ -8,8 +8,7 @@
  * A first test typechecks every block with this repo's compiler options.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -48,8 +47,7 @@ const t = suite('README examples')
 
 /** A temp dir holding every marked block, removed after the test. */
 async function workspace(managerAddress?: string): Promise<{ dir: string; blocks: Block[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'troupe-readme-'))
-  t.cleanup(() => rm(dir, { recursive: true, force: true }))
+  const dir = await t.tempDir('troupe-readme-')
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
   await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }))
   await writeFile(join(dir, 'grid.key'), 'a key for the README examples\n', { mode: 0o600 })

@@ -201,11 +201,9 @@ t.test('a mem:// name is taken once; nothing listening is ECLOSED', async () => 
 })
 
 t.test('a key file is read with its trailing newline trimmed; a missing one is EAUTH', async () => {
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises')
-  const { tmpdir } = await import('node:os')
+  const { writeFile } = await import('node:fs/promises')
   const { join } = await import('node:path')
-  const dir = await mkdtemp(join(tmpdir(), 'troupe-key-'))
-  t.cleanup(() => rm(dir, { recursive: true }))
+  const dir = await t.tempDir('troupe-key-')
   const file = join(dir, 'key')
   await writeFile(file, 'from-a-file\n', { mode: 0o600 })
   const server = new ActorSystem({ key: { file } })

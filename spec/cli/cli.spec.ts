@@ -1,7 +1,6 @@
 /** The real `troupe` CLI, spawned as child processes on 127.0.0.1 (API.md §7, issue: CLI). */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
@@ -65,12 +64,6 @@ class Cli {
 
 const troupe = (args: string[], env?: NodeJS.ProcessEnv): Cli => new Cli(args, env)
 
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'troupe-cli-'))
-  t.cleanup(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
 async function keyFile(dir: string, name: string, mode = 0o600): Promise<string> {
   const file = join(dir, name)
   await writeFile(file, `${name}-secret\n`)
@@ -98,7 +91,7 @@ t.test("manager + worker + run add '[4,7]' prints 11; --verbose shows the debug 
 
 t.test('run --each over 1 000 lines writes 1 000 results and its progress ends at 100 %', async () => {
   const { address } = await grid({ worker: ['--capacity', '64'] })
-  const dir = await tempDir()
+  const dir = await t.tempDir('troupe-cli-')
   const input = join(dir, 'in.jsonl')
   await writeFile(input, Array.from({ length: 1000 }, (_, i) => JSON.stringify([i, 1])).join('\n') + '\n')
   const out = join(dir, 'out.jsonl')
@@ -154,7 +147,7 @@ t.test('SIGTERM during 200 running tasks: all 200 finish, then the pool exits 0'
 })
 
 t.test('a wrong key file: exit code 1 and a message naming the key', async () => {
-  const dir = await tempDir()
+  const dir = await t.tempDir('troupe-cli-')
   const right = await keyFile(dir, 'right')
   const wrong = await keyFile(dir, 'wrong')
   const manager = troupe(['manager', '--listen', 'tcp://127.0.0.1:0', '--key-file', right])
@@ -168,7 +161,7 @@ t.test('a wrong key file: exit code 1 and a message naming the key', async () =>
 })
 
 t.test('a key file others can read is refused', async () => {
-  const dir = await tempDir()
+  const dir = await t.tempDir('troupe-cli-')
   const open = await keyFile(dir, 'open', 0o644)
   const manager = await troupe(['manager', '--listen', 'tcp://127.0.0.1:0', '--key-file', open]).done()
   assert.is(manager.code, 1)
@@ -177,7 +170,7 @@ t.test('a key file others can read is refused', async () => {
 })
 
 t.test('tls:// with a wrong key fails the handshake', async () => {
-  const dir = await tempDir()
+  const dir = await t.tempDir('troupe-cli-')
   const right = await keyFile(dir, 'right')
   const wrong = await keyFile(dir, 'wrong')
   const manager = troupe(['manager', '--listen', 'tls://127.0.0.1:0', '--key-file', right])

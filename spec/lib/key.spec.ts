@@ -1,5 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import { generateKey, resolveKey } from '../../lib/key.js'
@@ -10,9 +9,7 @@ const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8')
 
 /** A key file with `content` and `mode` in a fresh temporary directory, removed after the test. */
 async function keyFile(content: string, mode: number): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'troupe-key-'))
-  t.cleanup(() => rm(dir, { recursive: true, force: true }))
-  const file = join(dir, 'key')
+  const file = join(await t.tempDir('troupe-key-'), 'key')
   await writeFile(file, content)
   await chmod(file, mode) // explicitly: writeFile's mode is filtered by the umask
   return file

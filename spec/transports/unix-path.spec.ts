@@ -1,5 +1,4 @@
-import { writeFile, readFile, rm, mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import { ActorSystem } from '../../index.js'
@@ -8,14 +7,8 @@ import { rejectsWith, suite } from '../harness.js'
 
 const t = suite('unix:// socket paths')
 
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'troupe-unix-'))
-  t.cleanup(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
 t.test('a socket file left by a killed process is reused; one in use is refused', async () => {
-  const path = join(await tempDir(), 'node.sock')
+  const path = join(await t.tempDir('troupe-unix-'), 'node.sock')
   const first = await startFixture<{ address: string }>('actor-node.ts', [`unix://${path}`])
   t.cleanup(() => stopChild(first.child))
   const system = new ActorSystem()
@@ -31,7 +24,7 @@ t.test('a socket file left by a killed process is reused; one in use is refused'
 })
 
 t.test('a path holding a regular file is refused and the file is left alone', async () => {
-  const path = join(await tempDir(), 'not-a-socket')
+  const path = join(await t.tempDir('troupe-unix-'), 'not-a-socket')
   await writeFile(path, 'precious')
   const system = new ActorSystem()
   t.cleanup(() => system.close())
