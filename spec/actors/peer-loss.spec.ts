@@ -1,17 +1,17 @@
 import * as assert from 'uvu/assert'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ActorSystem, type TroupeError } from '../../index.js'
 import { MAX_CONGESTED_BYTES } from '../../actors/peer.js'
 import { exited, startFixture, stopChild } from '../children.js'
-import { rejectsWith, settlements, suite, unique, withDeadline } from '../harness.js'
+import { rejectsWith, settlements, suite, withDeadline } from '../harness.js'
 
 const t = suite('a peer process dies or freezes')
 
 const HEARTBEAT = { interval: 100, misses: 3 }
-const listenUrls: [string, () => string][] = [
-  ['tcp', () => 'tcp://127.0.0.1:0'],
-  ['unix', () => `unix://${join(tmpdir(), `${unique('troupe-node')}.sock`)}`],
+// The unix socket lives in a temp dir of the test: a SIGKILLed fixture cannot unlink it.
+const listenUrls: [string, () => Promise<string>][] = [
+  ['tcp', async () => 'tcp://127.0.0.1:0'],
+  ['unix', async () => `unix://${join(await t.tempDir('troupe-node-'), 'node.sock')}`],
 ]
 
 async function connectedToFixture(url: string) {
@@ -27,7 +27,7 @@ async function connectedToFixture(url: string) {
 
 for (const [scheme, url] of listenUrls) {
   t.test(`${scheme}: SIGKILL of the peer rejects every pending ask with ECLOSED, once`, async () => {
-    const { fixture, peer } = await connectedToFixture(url())
+    const { fixture, peer } = await connectedToFixture(await url())
     const asks = Array.from({ length: 20 }, (_, i) => peer.ref('hang').ask(i))
     const counted = asks.map((a) => settlements(a))
     const failures = asks.map((a) => rejectsWith(a, 'ECLOSED'))
@@ -41,7 +41,7 @@ for (const [scheme, url] of listenUrls) {
   })
 
   t.test(`${scheme}: a frozen peer (SIGSTOP) is dropped by heartbeats; its asks reject ECLOSED in the window`, async () => {
-    const { fixture, system, peer } = await connectedToFixture(url())
+    const { fixture, system, peer } = await connectedToFixture(await url())
     const ask = rejectsWith(peer.ref('hang').ask('never answered'), 'ECLOSED')
     const start = performance.now()
     fixture.child.kill('SIGSTOP')
@@ -55,7 +55,7 @@ for (const [scheme, url] of listenUrls) {
   })
 
   t.test(`${scheme}: tells to a peer that stops reading are bounded (EMAILBOX), and flow again once it reads`, async () => {
-    const fixture = await startFixture<{ address: string }>('actor-node.ts', [url()], { TROUPE_TEST_KEY: 'k' })
+    const fixture = await startFixture<{ address: string }>('actor-node.ts', [await url()], { TROUPE_TEST_KEY: 'k' })
     t.cleanup(() => stopChild(fixture.child))
     const system = new ActorSystem({ key: 'k' }) // default heartbeats: the pause below is shorter
     t.cleanup(() => system.close())
