@@ -145,6 +145,8 @@ export class Client extends EventEmitter<ClientEvents> {
   // broadcasts waiting for the manager's BroadcastDone; not re-sent after a reconnect (not idempotent)
   readonly #broadcasts: PendingAsks
   #closing: Promise<void> | undefined
+  // why the manager is gone for good (reconnect: false): nothing would ever send a later call
+  #lostWhy: TroupeError | undefined
 
   private constructor(system: ActorSystem, retryAttempts: number, retryDelayMs: number) {
     super()
@@ -175,7 +177,10 @@ export class Client extends EventEmitter<ClientEvents> {
     client.#link = new Reconnector(system, url, o, {
       connected: (peer) => client.#connected(peer),
       disconnected: (why) => client.#disconnected(why),
-      lost: (why) => client.#failAll(new TroupeError('ECLOSED', `lost the manager: ${why.message}`, { cause: why })),
+      lost: (why) => {
+        client.#lostWhy = why
+        client.#failAll(new TroupeError('ECLOSED', `lost the manager: ${why.message}`, { cause: why }))
+      },
     })
     try {
       await client.#link.start()
@@ -356,6 +361,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   #start(name: string, input: unknown, options: RunOptions | undefined): Promise<unknown> {
     if (this.#closing !== undefined) throw new TroupeError('ECLOSED', 'the client is closed')
+    if (this.#lostWhy !== undefined) throw new TroupeError('ECLOSED', `lost the manager (reconnect is off): ${this.#lostWhy.message}`, { cause: this.#lostWhy })
     if (typeof name !== 'string' || name.length === 0) throw configError('name', 'a task name', name)
     const o = options ?? {}
     const signal = signalOption('signal', o.signal)
