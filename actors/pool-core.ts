@@ -191,7 +191,7 @@ export class PoolCore {
   abandonAll(reason: TroupeError): void {
     for (const byId of [this.#byUpstream, this.#castsByUpstream]) {
       for (const run of byId.drain()) {
-        run.timedOut = true // nothing more goes upstream for it
+        run.timedOut = true // nothing more goes upstream for it; its run timeout only kills (#timedOut)
         this.#stuck++
         run.slot.worker?.abort(run.localId, reason)
       }
@@ -228,18 +228,22 @@ export class PoolCore {
 
   #timedOut(run: Run, ms: number): void {
     run.runTimer = undefined
-    run.timedOut = true
-    this.#stuck++
-    this.#upstreamIds(run).take(run.upstreamId)
-    const err = new TroupeError('ETO', `the ${run.cast ? 'subtask' : 'task'} ran longer than its ${run.cast ? 'broadcast timeout' : 'runTimeout'} of ${ms} ms`)
-    run.slot.worker?.abort(run.localId, err)
-    this.#failedUpstream(run, { code: 'ETO', message: err.message })
+    // An abandoned run was aborted and counted stuck already, and upstream forgot its id (which a
+    // new manager gives to another task): only its deadline is left to keep.
+    if (!run.timedOut) {
+      run.timedOut = true
+      this.#stuck++
+      this.#upstreamIds(run).take(run.upstreamId)
+      const err = new TroupeError('ETO', `the ${run.cast ? 'subtask' : 'task'} ran longer than its ${run.cast ? 'broadcast timeout' : 'runTimeout'} of ${ms} ms`)
+      run.slot.worker?.abort(run.localId, err)
+      this.#failedUpstream(run, { code: 'ETO', message: err.message })
+      this.#capacityChanged()
+    }
     // a task that ignores its signal is stopped the hard way (a no-op for inline workers)
     run.killTimer = this.#o.clock.setTimer(this.#o.taskTimeoutKillMs, () => {
       run.killTimer = undefined
       if (this.#runs.get(run.localId) === run) run.slot.worker?.kill()
     })
-    this.#capacityChanged()
   }
 
   /** A run ended one way or another; true when it should still be reported upstream. */
