@@ -130,6 +130,8 @@ const BROADCAST_GRACE_MS = 5000
 const DEFAULT_RETRY_ATTEMPTS = 10
 const DEFAULT_RETRY_DELAY_MS = 100
 const DEFAULT_EACH_CONCURRENCY = 1024
+/** Ids of settled calls the outbox may hold beyond the number of open calls before it is swept. */
+const OUTBOX_SLACK = 64
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly #system: ActorSystem
@@ -137,8 +139,10 @@ export class Client extends EventEmitter<ClientEvents> {
   // open calls by id; ids are sequential, so a table by id rather than a Map, which churns the
   // young generation at one insert and one delete per call (lib/id-table.ts)
   readonly #calls = new IdTable<Call>()
-  // calls waiting to be sent (no connection, or the connection was congested)
-  readonly #outbox = new RingBuffer<Call>()
+  // ids of the calls waiting to be sent (no connection, or the connection was congested). Ids, not
+  // calls: one settled while waiting (timeout, abort) leaves only its id behind, not its input, and
+  // #queue sweeps those out before they outnumber the open calls, so a long outage stays bounded
+  readonly #outbox = new RingBuffer<number>()
   readonly #retryAttempts: number
   readonly #retryDelayMs: number
   #nextId = 1
@@ -351,6 +355,7 @@ export class Client extends EventEmitter<ClientEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#failAll(new TroupeError('ECLOSED', 'the client closed'))
+      this.#outbox.drain()
       await this.#link.close()
       await this.#system.close()
     })()
@@ -385,7 +390,7 @@ export class Client extends EventEmitter<ClientEvents> {
       if (timeoutMs !== undefined) call.timer = this.#system.clock.setTimer(timeoutMs, () => this.#giveUp(call, new TroupeError('ECSTO', `no result within ${timeoutMs} ms`)))
       if (call.onAbort !== undefined) signal?.addEventListener('abort', call.onAbort, { once: true })
       this.#calls.set(id, call)
-      this.#outbox.push(call)
+      this.#queue(call)
       this.#flush()
     })
   }
@@ -394,8 +399,9 @@ export class Client extends EventEmitter<ClientEvents> {
   #flush(): void {
     const peer = this.#link.peer
     if (peer === undefined) return
-    for (let call = this.#outbox.shift(); call !== undefined; call = this.#outbox.shift()) {
-      if (this.#calls.get(call.id) !== call || call.sent) continue // settled, or already sent
+    for (let id = this.#outbox.shift(); id !== undefined; id = this.#outbox.shift()) {
+      const call = this.#calls.get(id)
+      if (call === undefined || call.sent) continue // settled, or already sent
       call.sent = true
       let congested: boolean
       try {
@@ -409,6 +415,14 @@ export class Client extends EventEmitter<ClientEvents> {
       }
       if (congested) return // the rest goes on drain
     }
+  }
+
+  /** Puts `call` in the outbox, first dropping the ids of settled calls if they pile up. */
+  #queue(call: Call): void {
+    if (this.#outbox.length >= 2 * this.#calls.size + OUTBOX_SLACK) {
+      for (const id of this.#outbox.drain()) if (this.#calls.has(id)) this.#outbox.push(id)
+    }
+    this.#outbox.push(call.id)
   }
 
   /** The caller stopped waiting: settle now and tell the manager to stop the task. */
@@ -448,7 +462,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const open = this.#openCalls()
     for (const call of open) call.sent = false
     this.#outbox.drain()
-    for (const call of open) if (call.retryTimer === undefined) this.#outbox.push(call)
+    for (const call of open) if (call.retryTimer === undefined) this.#outbox.push(call.id)
     queueMicrotask(() => {
       this.emit('connected')
       this.#flush()
@@ -513,7 +527,7 @@ export class Client extends EventEmitter<ClientEvents> {
     call.retryTimer = this.#system.clock.setTimer(delayMs, () => {
       call.retryTimer = undefined
       if (this.#calls.get(call.id) !== call) return
-      this.#outbox.push(call)
+      this.#queue(call)
       this.#flush()
     })
   }

@@ -1,4 +1,5 @@
 import * as assert from 'uvu/assert'
+import { queryObjects } from 'node:v8'
 import { nextEvent, rejectsWith, suite } from '../harness.js'
 import { Grid } from './grid.js'
 
@@ -6,6 +7,8 @@ const t = suite('client faults')
 
 /** Each of these should settle well within it; a hang fails the test instead of the run. */
 const FAST_MS = 2000
+/** A test that counts live objects: each count is a full garbage collection of the whole heap. */
+const GC_BOUND_MS = 10_000
 
 t.test('reconnect: false: a call made after the manager is lost fails at once with ECLOSED', async () => {
   const g = new Grid(t, 'mem')
@@ -22,5 +25,38 @@ t.test('reconnect: false: a call made after the manager is lost fails at once wi
   assert.equal(outcomes, ['ECLOSED'])
   assert.is(client.pending, 0)
 }, FAST_MS)
+
+/** AbortSignals alive in the heap, counted after a full garbage collection. */
+function liveSignals(): number {
+  return queryObjects(AbortSignal, { format: 'count' })
+}
+
+t.test('a call that settles while the manager is away holds no memory, nor does one open at close()', async () => {
+  const g = new Grid(t, 'mem')
+  const manager = await g.startManager()
+  // no reconnect attempt during the test: the manager stays away
+  const client = await g.client({ reconnect: { initialDelay: 60_000 } })
+  const gone = nextEvent(client, 'disconnected')
+  await manager.close()
+  await gone
+  // a call keeps its signal while it is open, so a signal still alive after its call settled
+  // (and the caller dropped it) is held by the client
+  const calls = 50
+  const before = liveSignals()
+  for (let i = 0; i < calls; i++) {
+    const abort = new AbortController()
+    const call = client.run('echo', new Uint8Array(1024), { signal: abort.signal })
+    abort.abort()
+    await rejectsWith(call, 'EABORT')
+  }
+  const heldAfterAbort = liveSignals() - before
+  assert.ok(heldAfterAbort < calls / 2, `${heldAfterAbort} aborted calls still held`)
+  const open = Array.from({ length: calls }, () => client.run('echo', 1, { signal: new AbortController().signal }))
+  await client.close()
+  for (const call of open) await rejectsWith(call, 'ECLOSED')
+  open.length = 0
+  const heldAfterClose = liveSignals() - before
+  assert.ok(heldAfterClose < calls / 2, `${heldAfterClose} calls still held after close()`)
+}, GC_BOUND_MS)
 
 t.run()
