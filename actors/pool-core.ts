@@ -196,6 +196,9 @@ export class PoolCore {
         run.slot.worker?.abort(run.localId, reason)
       }
     }
+    // goes nowhere now, but records what the pool joins its next manager with, so that the end
+    // of these runs is reported to that manager
+    this.#capacityChanged()
   }
 
   /** Resolves once nothing runs. */

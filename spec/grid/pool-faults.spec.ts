@@ -3,12 +3,14 @@
  * start again, closing while a worker starts, and the abort reason a child's task sees.
  */
 import * as assert from 'uvu/assert'
+import { Client, Manager, WorkerPool } from '../../index.js'
 import type { Assignment } from '../../actors/task-executor.js'
 import { PoolCore, type PoolCoreOptions, type PoolUpstream } from '../../actors/pool-core.js'
 import type { Worker, WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
 import { TroupeError } from '../../lib/errors.js'
-import { suite } from '../harness.js'
+import { deferred, suite, withDeadline } from '../harness.js'
+import { poolsJoined } from './grid.js'
 
 const t = suite('pool faults')
 
@@ -88,6 +90,35 @@ t.test('a run abandoned on disconnect: its run timeout reports nothing and only 
   assert.equal(log.filter((line) => !line.startsWith('capacity')), [], 'nothing upstream about the abandoned run')
   assert.is(core.capacity, 2, 'the whole capacity again')
   assert.is(clock.pending, 0, 'no timer left')
+})
+
+t.test('a run abandoned on disconnect that ends after the rejoin: the new manager gets its slot back', async () => {
+  const started = deferred()
+  const finish = deferred<string>()
+  const tasks = {
+    /** Ignores its signal: holds its slot until the test lets it finish. */
+    held: () => {
+      started.resolve()
+      return finish.promise
+    },
+  }
+  let manager = await Manager.start({ listen: 'tcp://127.0.0.1:0' })
+  t.cleanup(() => manager.close())
+  const address = manager.address
+  const pool = await WorkerPool.start({ manager: address, tasks, capacity: 2, reconnect: { initialDelay: 20, maxDelay: 100 } })
+  t.cleanup(() => pool.close())
+  const client = await Client.connect(address, { reconnect: false })
+  t.cleanup(() => client.close())
+  client.run('held', null).catch(() => {}) // its caller goes with the manager
+  await withDeadline(started.promise, 5000, 'the task to start')
+  await manager.close()
+  manager = await Manager.start({ listen: address })
+  await poolsJoined(manager, 1)
+  assert.is(manager.stats().capacity, 1, 'rejoined while the abandoned run holds a slot')
+  finish.resolve('late')
+  await finish.promise // the pool saw the run end first: it waited on this promise before us
+  await pool.systemMessage('behind any report of the pool', { to: 'manager' })
+  assert.is(manager.stats().capacity, 2)
 })
 
 t.run()
