@@ -307,7 +307,17 @@ export class PoolCore {
     }
     if (this.#closed) return
     this.#capacityChanged()
-    slot.quickExits = this.#o.clock.now() - slot.spawnedAt < STABLE_MS ? slot.quickExits + 1 : 0
+    this.#respawnLater(slot, this.#o.clock.now() - slot.spawnedAt >= STABLE_MS, why)
+  }
+
+  /**
+   * Starts the slot's worker again after a delay that doubles with each quick exit in a row. A
+   * start that fails is one too: counting from the last good start would take a worker that
+   * was long stable for stable on every failed attempt, and retry at the first delay forever.
+   */
+  #respawnLater(slot: Slot, wasStable: boolean, why: string): void {
+    if (this.#closed) return
+    slot.quickExits = wasStable ? 0 : slot.quickExits + 1
     const delay = backoffDelay(this.#o.respawn, Math.max(0, slot.quickExits - 1))
     this.#o.lifecycle?.('exit', slot.index, why)
     slot.respawnTimer = this.#o.clock.setTimer(delay, () => {
@@ -317,7 +327,7 @@ export class PoolCore {
           this.#capacityChanged()
           this.#o.lifecycle?.('start', slot.index)
         },
-        () => this.#exited(slot, 'it failed to start again'),
+        () => this.#respawnLater(slot, false, 'it failed to start again'),
       )
     }, true)
   }

@@ -121,4 +121,31 @@ t.test('a run abandoned on disconnect that ends after the rejoin: the new manage
   assert.is(manager.stats().capacity, 2)
 })
 
+t.test('a worker long stable dies and its module no longer loads: each failed start doubles the delay', async () => {
+  const clock = new ManualClock()
+  const attempts: number[] = []
+  let worker: FakeWorker | undefined
+  let failedStart = deferred()
+  await fakeCore(clock, {
+    respawn: { initialDelayMs: 100, maxDelayMs: 1000 },
+    spawn: async (_index, events) => {
+      attempts.push(clock.now())
+      if (worker !== undefined) throw new TroupeError('ECONFIG', 'the task module does not load any more')
+      worker = new FakeWorker(events)
+      return worker
+    },
+    lifecycle: (event) => {
+      if (event === 'exit') failedStart.resolve()
+    },
+  })
+  clock.advance(20_000) // long past STABLE_MS
+  ;(worker as FakeWorker).events.exited('crashed')
+  for (const delay of [100, 100, 200, 400, 800, 1000, 1000]) {
+    failedStart = deferred()
+    clock.advance(delay)
+    await withDeadline(failedStart.promise, 1000, `a start ${delay} ms later`)
+  }
+  assert.equal(attempts.slice(1).map((at) => at - 20_000), [100, 200, 400, 800, 1600, 2600, 3600])
+})
+
 t.run()
