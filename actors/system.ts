@@ -11,7 +11,7 @@ import { TroupeError, configError } from '../lib/errors.js'
 import { newNodeId } from '../lib/ids.js'
 import { booleanOption, integerOption, optionsObject, stringOption } from '../lib/options.js'
 import { PendingAsks } from '../lib/pending.js'
-import { dial, listen, type Listener } from '../transports/index.js'
+import { dial, listen, type Listener, type Transport } from '../transports/index.js'
 import { Actor, Letter, type Answer, type Handler } from './actor.js'
 import { resolveNetworkOptions, type NetworkOptions } from './network-options.js'
 import { Peer, type PeerHost } from './peer.js'
@@ -97,6 +97,9 @@ export class ActorSystem extends EventEmitter<ActorSystemEvents> implements Peer
   readonly #actors = new Map<string, Actor>()
   readonly #peers = new Set<Peer>()
   readonly #listeners: Listener[] = []
+  // connect() calls still dialling or in their handshake, by what aborts them: close() aborts
+  // them and waits until they are gone, since nothing else would close their sockets
+  readonly #dials = new Map<AbortController, Promise<Peer>>()
   // local asks with a timeout or signal; plain local asks are tracked by their letter alone
   readonly #localAsks: PendingAsks
   #extension: ProtocolExtension | undefined
@@ -177,6 +180,10 @@ export class ActorSystem extends EventEmitter<ActorSystemEvents> implements Peer
       this.#opened(peer)
       return peer
     })
+    if (this.#closing !== undefined) {
+      await listener.close()
+      throw new TroupeError('ECLOSED', 'the actor system closed while it started listening')
+    }
     this.#listeners.push(listener)
     this.address ??= listener.address
     return listener.address
@@ -193,9 +200,32 @@ export class ActorSystem extends EventEmitter<ActorSystemEvents> implements Peer
   /** @internal `connect()` returning the Peer itself, for the grid. */
   async connectPeer(url: string, options?: NetworkOptions): Promise<Peer> {
     if (this.#closing !== undefined) throw new TroupeError('ECLOSED', 'the actor system is closed')
+    const aborter = new AbortController()
+    const dialing = this.#dial(url, options, aborter)
+    this.#dials.set(aborter, dialing)
+    try {
+      return await dialing
+    } finally {
+      this.#dials.delete(aborter)
+    }
+  }
+
+  async #dial(url: string, options: NetworkOptions | undefined, aborter: AbortController): Promise<Peer> {
     const resolved = await resolveNetworkOptions(this.id, this.clock, options, this.#options)
     const peer = new Peer(this, resolved.maxFrameBytes)
-    const transport = await dial(url, resolved, peer)
+    const callerSignal = resolved.signal
+    const forwardAbort = (): void => aborter.abort(callerSignal?.reason)
+    if (callerSignal?.aborted === true) forwardAbort()
+    else callerSignal?.addEventListener('abort', forwardAbort, { once: true })
+    let transport: Transport
+    try {
+      transport = await dial(url, { ...resolved, signal: aborter.signal }, peer)
+    } catch (err) {
+      if (this.#closing !== undefined) throw new TroupeError('ECLOSED', 'the actor system closed while connecting', { cause: err })
+      throw err
+    } finally {
+      callerSignal?.removeEventListener('abort', forwardAbort)
+    }
     peer.attach(transport)
     if (this.#closing !== undefined) {
       await transport.close()
@@ -247,11 +277,14 @@ export class ActorSystem extends EventEmitter<ActorSystemEvents> implements Peer
 
   async #close(): Promise<void> {
     const why = new TroupeError('ECLOSED', 'the actor system closed')
+    for (const aborter of this.#dials.keys()) aborter.abort(why)
+    const dials = [...this.#dials.values()]
     await Promise.all(this.#listeners.map((l) => l.close()))
     for (const actor of this.#actors.values()) actor.stop(why)
     this.#actors.clear()
     this.#localAsks.rejectAll(why)
     await Promise.all([...this.#peers].map((p) => p.close()))
+    await Promise.allSettled(dials)
   }
 }
 

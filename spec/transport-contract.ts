@@ -270,6 +270,26 @@ export function transportContract(name: string, driver: Driver): void {
     await withDeadline(raw.closed.promise, 5000, 'raw link closed')
   })
 
+  t.test('closing the listener closes a connection still in its handshake; it is never accepted', async () => {
+    let accepted = 0
+    const endpoint = await driver.listen(options(), () => {
+      accepted++
+      return new RecordingSink()
+    })
+    t.cleanup(() => endpoint.close())
+    const raw = new RawPeer(await endpoint.raw())
+    t.cleanup(() => raw.destroy())
+    const nonce = newNonce()
+    raw.send({ k: Kind.Hello, v: PROTOCOL_VERSION, node: 'slow-peer', nonce })
+    const hello = (await raw.expect(Kind.Hello)) as Extract<Envelope, { k: 0 }>
+    await endpoint.close()
+    // the proof arrives after the close: too late
+    const transcript: Transcript = { dialerNonce: nonce, listenerNonce: hello.nonce, dialerNode: 'slow-peer', listenerNode: hello.node }
+    raw.send({ k: Kind.Auth, proof: proofFor(frame('contract key'), 'dialer', transcript) })
+    await withDeadline(raw.closed.promise, 1000, 'the handshaking link closed by the listener')
+    assert.is(accepted, 0)
+  })
+
   t.test('heartbeats keep a quiet but live peer, and drop a silent one with ECLOSED', async () => {
     const clock = new ManualClock()
     const key = frame('contract key')

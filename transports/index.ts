@@ -2,7 +2,6 @@
  * Listening and dialling by URL (API.md §1). Every scheme ends in the same `Connection`, so the
  * handshake, heartbeats and close semantics are identical whatever carries the bytes.
  */
-import type { Server } from 'node:net'
 import { TroupeError } from '../lib/errors.js'
 import { Connection } from './connection.js'
 import type { Link } from './link.js'
@@ -63,29 +62,46 @@ export function parseAddress(url: string): Address {
  */
 export async function listen(url: string, options: ListenOptions, accept: Accept): Promise<Listener> {
   const address = parseAddress(url)
+  // connections still in their handshake belong to no owner yet, so closing the listener closes them
+  const handshaking = new Set<Connection>()
+  let closed = false
   const onLink = (link: Link): void => {
-    const connection: Connection = new Connection(link, options, 'listener', () => accept(connection))
+    if (closed) {
+      link.destroy() // a tls:// peer that finished TLS after close()
+      return
+    }
+    const connection: Connection = new Connection(link, options, 'listener', () => {
+      handshaking.delete(connection)
+      return accept(connection)
+    })
+    handshaking.add(connection)
+    connection.opened.catch(() => handshaking.delete(connection))
   }
+  const listener = (real: string, stopAccepting: () => Promise<void>): Listener => ({
+    address: real,
+    async close() {
+      closed = true
+      await Promise.all([stopAccepting(), ...[...handshaking].map((connection) => connection.close())])
+    },
+  })
   switch (address.scheme) {
     case 'mem': {
       const stop = listenMemory(address.name, onLink)
-      return { address: url, close: async () => stop() }
+      return listener(url, async () => stop())
     }
     case 'tcp': {
       const { server, address: real } = await listenTcp(address.host, address.port, options, onLink)
-      return serverListener(server, real)
+      return listener(real, () => stopServer(server))
     }
     case 'tls': {
       const { server, address: real } = await listenTls(address.host, address.port, options, onLink)
-      return serverListener(server, real)
+      return listener(real, () => stopServer(server))
     }
-    case 'unix':
-      return serverListener(await listenUnix(address.path, onLink), `unix://${address.path}`)
+    case 'unix': {
+      const server = await listenUnix(address.path, onLink)
+      return listener(`unix://${address.path}`, () => stopServer(server))
+    }
   }
-}
-
-function serverListener(server: Server, address: string): Listener {
-  return { address, close: () => stopServer(server) }
 }
 
 /**
@@ -133,7 +149,9 @@ export async function openDialed(link: Link, options: DialOptions, sink: FrameSi
   const connection = new Connection(link, options, 'dialer', () => sink)
   const { signal } = options
   const onAbort = (): void => void connection.close(new TroupeError('EABORT', 'connect aborted', { cause: signal?.reason }))
-  signal?.addEventListener('abort', onAbort, { once: true })
+  // a signal that aborted while the link was being made fires no more events
+  if (signal?.aborted === true) onAbort()
+  else signal?.addEventListener('abort', onAbort, { once: true })
   try {
     await connection.opened
   } finally {

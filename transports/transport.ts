@@ -43,7 +43,11 @@ export interface Transport {
 export interface Listener {
   /** The real URL, e.g. `tcp://127.0.0.1:43121` after listening on port 0. */
   readonly address: string
-  /** Stops accepting. Connections already made stay open (their owners close them). */
+  /**
+   * Stops accepting and closes the connections still in their handshake, which have no owner
+   * yet; resolves once they are closed. Connections already handed to `accept` stay open
+   * (their owners close them).
+   */
   close(): Promise<void>
 }
 
