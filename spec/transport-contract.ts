@@ -310,8 +310,35 @@ export function transportContract(name: string, driver: Driver): void {
     await serverSink.frameCount(1)
     clock.advance(100)
     assert.is(serverSink.closes.length, 0)
-    // then silence for `misses` intervals: dropped
+    // then silence: one interval before the first ping, then `misses` pings go unanswered: dropped
     clock.advance(300)
+    assert.is(serverSink.closes.length, 0)
+    clock.advance(100)
+    const why = await serverSink.whenClosed()
+    assert.is(why.code, 'ECLOSED')
+    assert.match(why.message, /heartbeat/)
+  })
+
+  t.test('heartbeat misses: 1 keeps an idle peer that answers pings, and drops it at the first unanswered one', async () => {
+    const clock = new ManualClock()
+    const serverSink = new RecordingSink()
+    const accepted = deferred()
+    const endpoint = await driver.listen(options({ heartbeat: { intervalMs: 100, misses: 1 } }, clock), () => (accepted.resolve(), serverSink))
+    t.cleanup(() => endpoint.close())
+    const raw = new RawPeer(await endpoint.raw())
+    t.cleanup(() => raw.destroy())
+    await raw.handshake(frame('contract key'))
+    await withDeadline(accepted.promise, 5000, 'the listener opened (its heartbeat starts then)')
+    clock.advance(100) // the interval of the handshake: heard
+    clock.advance(100) // the first quiet interval is no miss: the listener pings
+    await raw.expect(Kind.Ping)
+    raw.send({ k: Kind.Pong })
+    raw.send({ k: Kind.Tell, to: 'a', body: frame('after the pong') })
+    await serverSink.frameCount(1)
+    clock.advance(100) // answered: kept
+    assert.is(serverSink.closes.length, 0)
+    clock.advance(100) // quiet again: another ping, which we leave unanswered
+    clock.advance(100)
     const why = await serverSink.whenClosed()
     assert.is(why.code, 'ECLOSED')
     assert.match(why.message, /heartbeat/)

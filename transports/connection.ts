@@ -46,7 +46,9 @@ export class Connection implements Transport {
   #graceTimer: Timer | undefined
   #heartbeatTimer: Timer | undefined
   #heard = false
-  #silentIntervals = 0
+  // pings sent since we last heard the peer, each given an interval to be answered; only these
+  // count as misses, since an idle but live peer is silent too until it is pinged
+  #unansweredPings = 0
   #unsentAtLastBeat = 0
 
   /**
@@ -206,16 +208,16 @@ export class Connection implements Transport {
       this.#unsentAtLastBeat = unsent
       if (this.#heard || readOurs) {
         this.#heard = false
-        this.#silentIntervals = 0
-      } else if (++this.#silentIntervals >= beat.misses) {
+        this.#unansweredPings = 0
+      } else if (this.#unansweredPings >= beat.misses) {
         // a silent peer will not read a goodbye or acknowledge a flush: drop the link now
-        const silentMs = beat.intervalMs * beat.misses
         this.#state = 'closing'
-        this.#closeReason = new TroupeError('ECLOSED', `peer ${this.peerNode} silent for ${silentMs} ms (heartbeat)`)
+        this.#closeReason = new TroupeError('ECLOSED', `peer ${this.peerNode} answered none of ${beat.misses} pings, ${beat.intervalMs} ms apart (heartbeat)`)
         this.#link.destroy()
         return
       } else {
         this.#link.send(PING_FRAME)
+        this.#unansweredPings++
       }
       this.#heartbeatTimer = this.#options.clock.setTimer(beat.intervalMs, tick, true)
     }

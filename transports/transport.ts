@@ -51,7 +51,11 @@ export interface Listener {
   close(): Promise<void>
 }
 
-/** Liveness checking: a ping after `intervalMs` of silence; closed after `misses` silent intervals. */
+/**
+ * Liveness checking: a ping after `intervalMs` of silence, then one every `intervalMs` while the
+ * silence lasts; closed once `misses` pings in a row went an interval unanswered. A silent peer
+ * is thus dropped after (misses + 1) × intervalMs.
+ */
 export interface HeartbeatOptions {
   intervalMs: number
   misses: number
