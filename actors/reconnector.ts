@@ -6,7 +6,7 @@
 import type { Timer } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { TroupeError } from '../lib/errors.js'
-import { durationOption } from '../lib/options.js'
+import { durationOption, signalOption } from '../lib/options.js'
 import { connectTimeoutMs, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import type { ActorSystem } from './system.js'
@@ -58,15 +58,25 @@ export class Reconnector {
   #timer: Timer | undefined
   #wake: (() => void) | undefined
   #closed = false
+  // aborts every dial. close() aborts it, or a dial in progress (a half-open handshake lasts up to
+  // connectTimeout) would keep its socket and timer, and so the process, alive after close();
+  // the caller's `signal` (it bounds connecting) aborts it too
+  readonly #dialAborter = new AbortController()
+  readonly #callerSignal: AbortSignal | undefined
+  // the attempt in progress: close() waits until it has closed what it opened
+  #attempt: Promise<void> | undefined
 
   constructor(system: ActorSystem, url: string, options: NetworkOptions & { reconnect?: ReconnectOption }, handlers: ReconnectHandlers) {
-    const { reconnect, ...network } = options
+    const { reconnect, signal, ...network } = options
     this.#system = system
     this.#url = url
     this.#options = network
     this.#handlers = handlers
     this.#enabled = reconnect !== false
     this.#backoff = backoffOption(reconnect === false ? {} : (reconnect ?? {}))
+    this.#callerSignal = signalOption('signal', signal)
+    if (this.#callerSignal?.aborted === true) this.#abortDials()
+    else this.#callerSignal?.addEventListener('abort', this.#abortDials, { once: true })
     system.on('peerClosed', this.#onClosed)
   }
 
@@ -101,11 +111,21 @@ export class Reconnector {
     this.#system.off('peerClosed', this.#onClosed)
     this.#system.clock.clearTimer(this.#timer)
     this.#wake?.() // a start() or reconnect loop asleep between attempts ends now
+    this.#callerSignal?.removeEventListener('abort', this.#abortDials)
+    this.#dialAborter.abort(new TroupeError('ECLOSED', 'closed while connecting'))
     await this.#peer?.close()
+    await this.#attempt?.catch(() => {}) // done already, or failing now: its dial aborted or its peer closed
   }
 
-  async #connect(): Promise<void> {
-    const peer = await this.#system.connectPeer(this.#url, this.#options)
+  readonly #abortDials = (): void => this.#dialAborter.abort(this.#callerSignal?.reason)
+
+  #connect(): Promise<void> {
+    this.#attempt = this.#attemptConnect()
+    return this.#attempt
+  }
+
+  async #attemptConnect(): Promise<void> {
+    const peer = await this.#system.connectPeer(this.#url, { ...this.#options, signal: this.#dialAborter.signal })
     // visible before the handler runs: the other side may send at once (a manager assigns work
     // to a pool as soon as it has joined, before the join's answer arrives)
     this.#peer = peer

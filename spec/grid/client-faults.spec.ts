@@ -1,6 +1,7 @@
 import * as assert from 'uvu/assert'
+import { createServer, type Socket } from 'node:net'
 import { queryObjects } from 'node:v8'
-import { nextEvent, rejectsWith, suite } from '../harness.js'
+import { deferred, nextEvent, rejectsWith, suite } from '../harness.js'
 import { Grid } from './grid.js'
 
 const t = suite('client faults')
@@ -58,5 +59,28 @@ t.test('a call that settles while the manager is away holds no memory, nor does 
   const heldAfterClose = liveSignals() - before
   assert.ok(heldAfterClose < calls / 2, `${heldAfterClose} calls still held after close()`)
 }, GC_BOUND_MS)
+
+t.test('close() aborts a reconnect dial stuck in its handshake and closes its socket', async () => {
+  const g = new Grid(t, 'tcp')
+  const manager = await g.startManager()
+  const { port } = new URL(manager.address)
+  const client = await g.client({ reconnect: { initialDelay: 10, maxDelay: 20 } })
+  const gone = nextEvent(client, 'disconnected')
+  await manager.close()
+  await gone
+  // accepts on the manager's port but never answers the handshake (say, a manager still starting)
+  const dialled = deferred<Socket>()
+  const silent = createServer((socket) => {
+    socket.resume() // read, so the dialer's close is seen
+    t.cleanup(() => socket.destroy())
+    dialled.resolve(socket)
+  })
+  t.cleanup(() => new Promise((resolve) => silent.close(resolve)))
+  await new Promise<void>((resolve) => silent.listen(Number(port), '127.0.0.1', resolve))
+  const socket = await dialled.promise
+  const hungUp = nextEvent(socket, 'close', FAST_MS) // without the abort: at connectTimeout, 10 s
+  await client.close()
+  await hungUp
+}, FAST_MS * 2)
 
 t.run()
