@@ -63,6 +63,8 @@ interface Slot {
   spawnedAt: number
   quickExits: number
   respawnTimer: Timer | undefined
+  /** Settles once a start under way is over (and, when the pool closed meanwhile, its worker closed). */
+  starting: Promise<void> | undefined
 }
 
 interface Run {
@@ -103,7 +105,7 @@ export class PoolCore {
     this.#upstream = upstream
     this.#perWorker = Math.ceil(options.capacity / options.workers)
     this.#slots = Array.from({ length: options.workers }, (_, index) => ({
-      index, worker: undefined, running: 0, spawnedAt: 0, quickExits: 0, respawnTimer: undefined,
+      index, worker: undefined, running: 0, spawnedAt: 0, quickExits: 0, respawnTimer: undefined, starting: undefined,
     }))
     this.#reportedCapacity = options.capacity
   }
@@ -217,7 +219,8 @@ export class PoolCore {
       clock.clearTimer(run.runTimer)
       clock.clearTimer(run.killTimer)
     }
-    await Promise.all(this.#slots.map((slot) => slot.worker?.close()))
+    // a worker still starting is closed by #spawn once up: wait for that too, or it outlives us
+    await Promise.all(this.#slots.flatMap((slot) => [slot.worker?.close(), slot.starting]))
   }
 
   #leastBusy(): Slot | undefined {
@@ -291,10 +294,18 @@ export class PoolCore {
     }
   }
 
-  async #spawn(slot: Slot): Promise<void> {
-    slot.worker = await this.#o.spawn(slot.index, this.#eventsFor(slot))
-    slot.spawnedAt = this.#o.clock.now()
-    if (this.#closed) await slot.worker.close()
+  /** Starts the slot's worker; `slot.starting` lets `close()` wait for it. */
+  #spawn(slot: Slot): Promise<void> {
+    const starting = this.#o.spawn(slot.index, this.#eventsFor(slot)).then(async (worker) => {
+      slot.worker = worker
+      slot.spawnedAt = this.#o.clock.now()
+      if (this.#closed) await worker.close() // close() came while it started
+    })
+    const over = (): void => {
+      slot.starting = undefined
+    }
+    slot.starting = starting.then(over, over)
+    return starting
   }
 
   #exited(slot: Slot, why: string): void {
@@ -324,6 +335,7 @@ export class PoolCore {
       slot.respawnTimer = undefined
       this.#spawn(slot).then(
         () => {
+          if (this.#closed) return // closed by #spawn already
           this.#capacityChanged()
           this.#o.lifecycle?.('start', slot.index)
         },

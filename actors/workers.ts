@@ -133,7 +133,9 @@ export class ChildWorker implements Worker, FrameSink {
         insecure: false,
       }, this)
     } catch (err) {
+      // reaped before the caller hears of it, so that a pool closing at once leaves no child
       this.#stop()
+      await this.#exited
       throw new TroupeError('ECONFIG', `the ${what} did not start: ${(err as Error).message} (its output above says why)`, { cause: err })
     }
     return this

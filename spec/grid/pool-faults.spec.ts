@@ -2,14 +2,16 @@
  * A pool's own faults: runs abandoned when the manager goes away, workers that die or fail to
  * start again, closing while a worker starts, and the abort reason a child's task sees.
  */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import { Client, Manager, WorkerPool } from '../../index.js'
 import type { Assignment } from '../../actors/task-executor.js'
 import { PoolCore, type PoolCoreOptions, type PoolUpstream } from '../../actors/pool-core.js'
-import type { Worker, WorkerEvents } from '../../actors/workers.js'
+import { ChildWorker, type Worker, type WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
 import { TroupeError } from '../../lib/errors.js'
-import { deferred, suite, withDeadline } from '../harness.js'
+import { deferred, rejectsWith, suite, withDeadline } from '../harness.js'
 import { poolsJoined } from './grid.js'
 
 const t = suite('pool faults')
@@ -74,6 +76,28 @@ async function fakeCore(clock: ManualClock, options: Partial<PoolCoreOptions> = 
 }
 
 const noInput = new Uint8Array()
+
+const POOL_FAULTS_TASKS = new URL('../fixtures/pool-faults-tasks.ts', import.meta.url)
+
+/** Where the children of a test write their pids, and how to start one. */
+async function childPidsFile(clock: ManualClock) {
+  const file = join(await t.tempDir('pool-faults-'), 'pids')
+  const config = { tasks: `${POOL_FAULTS_TASKS.href}?pids=${encodeURIComponent(file)}`, allowEval: false }
+  return {
+    spawn: (_index: number, events: WorkerEvents) => ChildWorker.spawnProcess(config, events, clock),
+    /** Every child started so far (each wrote its pid once its tasks loaded). */
+    pids: (): number[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []),
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 t.test('a run abandoned on disconnect: its run timeout reports nothing and only kills it; its slot comes back once it ends', async () => {
   const clock = new ManualClock()
@@ -146,6 +170,39 @@ t.test('a worker long stable dies and its module no longer loads: each failed st
     await withDeadline(failedStart.promise, 1000, `a start ${delay} ms later`)
   }
   assert.equal(attempts.slice(1).map((at) => at - 20_000), [100, 200, 400, 800, 1600, 2600, 3600])
+})
+
+t.test('close() while a replacement child starts: no child outlives it', async () => {
+  const clock = new ManualClock()
+  const children = await childPidsFile(clock)
+  let first: FakeWorker | undefined
+  const { core } = await fakeCore(clock, {
+    // the worker that dies can be any; its replacement is the child
+    spawn: (index, events) => {
+      if (first !== undefined) return children.spawn(index, events)
+      first = new FakeWorker(events)
+      return Promise.resolve(first)
+    },
+  })
+  ;(first as FakeWorker).events.exited('crashed')
+  clock.advance(100) // the respawn delay: the replacement starts
+  await core.close()
+  const pids = children.pids()
+  assert.is(pids.length, 1, 'the replacement loaded its tasks before close() returned')
+  assert.not.ok(alive(pids[0] as number), 'and is gone')
+})
+
+t.test('start() failing on one worker: no child of the others outlives it', async () => {
+  const clock = new ManualClock()
+  const children = await childPidsFile(clock)
+  const starting = fakeCore(clock, {
+    workers: 2,
+    spawn: (index, events) => (index === 0 ? Promise.reject(new TroupeError('ECONFIG', 'worker 0 does not start')) : children.spawn(index, events)),
+  })
+  await rejectsWith(starting, 'ECONFIG')
+  const pids = children.pids()
+  assert.is(pids.length, 1, 'worker 1 loaded its tasks before start() rejected')
+  assert.not.ok(alive(pids[0] as number))
 })
 
 t.run()
