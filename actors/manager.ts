@@ -325,15 +325,17 @@ export class Manager extends EventEmitter<ManagerEvents> {
     if (this.#idle !== undefined && this.#dispatcher.idle) this.#idle()
   }
 
+  // A node that reconnected before its old connection closed (same id) is already on a new peer
+  // and link: only what still belongs to the closing one is removed.
   #peerClosed(peer: Peer): void {
-    this.#peersById.delete(peer.id)
+    if (this.#peersById.get(peer.id) === peer) this.#peersById.delete(peer.id)
     const links = this.#links.get(peer)
     this.#links.delete(peer)
     if (links?.client !== undefined) this.#dispatcher.clientGone(links.client)
     this.#broadcasts.withdrawAll(peer) // not re-sent after a reconnect: nobody waits for them
     if (links?.pool !== undefined) {
       this.#dispatcher.poolGone(links.pool)
-      this.#castTargets.delete(links.pool.id)
+      if (this.#castTargets.get(links.pool.id) === links.pool) this.#castTargets.delete(links.pool.id)
       this.#broadcasts.targetGone(links.pool)
     }
     this.#checkIdle()
