@@ -245,7 +245,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
   #dispatcherEvents() {
     return {
       rejected: (task: TaskInfo, client: string) => this.emit('rejected', task, client),
-      assignTimeout: (task: TaskInfo, client: string) => this.emit('assignTimeout', task, client),
+      assignTimeout: (task: TaskInfo, client: string) => {
+        this.emit('assignTimeout', task, client)
+        this.#checkIdle() // a timer emptied the queue: a draining close may be waiting for that
+      },
       workerLost: (pool: string, running: number) => this.emit('workerLost', pool, running),
     }
   }

@@ -40,6 +40,19 @@ t.test('manager.close({ drain }) finishes queued and running tasks and refuses n
   await closing
 })
 
+t.test('a draining manager whose last queued task times out (EATO) closes then, not at its drain timeout', async () => {
+  const g = new Grid(t, 'mem')
+  const manager = await g.startManager()
+  const client = await g.client({ retry: { attempts: 0 } })
+  const waiting = rejectsWith(client.run('add', [1, 2], { assignTimeout: 100 }), 'EATO')
+  await client.stats() // the task is queued: no pool has joined
+  const started = performance.now()
+  await manager.close({ drain: true, timeout: 10_000 })
+  await waiting
+  const ms = performance.now() - started
+  assert.ok(ms < 2000, `close took ${ms} ms`)
+})
+
 for (const scheme of ['mem', 'tcp'] as const) {
   t.test(`standalone pool over ${scheme}://: clients connect to it directly with the same API`, async () => {
     const pool = await WorkerPool.start({ listen: listenUrl(scheme), tasks: FIXTURE_TASKS, mode: 'inline', capacity: 2, queueSize: 1 })
