@@ -93,6 +93,7 @@ export class Execution implements Queued, TaskInfo, Waiter {
   readonly priority: number
   pool: PoolEntry | undefined = undefined
   assignmentId = 0
+  order = 0
   #state = 0
   #extra: Extra | undefined
   // who waits: the submitter (this run) and any coalesced followers

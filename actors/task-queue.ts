@@ -1,28 +1,48 @@
 /**
- * The manager's queue: one FIFO ring per priority level, levels kept sorted highest first.
- * Enqueueing is O(1) for a known level and O(log L + L) to add a new one (L distinct priorities,
- * a handful in practice); taking from a level is O(1). Removing a task that is still queued
- * (its caller gave up) only marks it; a marked task is skipped when it reaches the head.
+ * The manager's queue: for each priority, one FIFO ring per task name, priorities kept sorted
+ * highest first. A ring per name means a task that no pool may take yet (code for `allowEval`
+ * pools only, or one a `selectWorker` keeps back) holds up only tasks of its own name and
+ * priority, not the others a free pool could run.
+ *
+ * Enqueueing is O(1) for a known priority and name, O(log L + L) for a new priority (L distinct
+ * priorities, a handful in practice); taking a head is O(1). Removing a task that is still
+ * queued (its caller gave up) marks it; a ring compacts once most of it is marked, so tasks
+ * withdrawn behind one that waits do not pile up.
  */
 import { RingBuffer } from '../lib/ring.js'
 
 /** What the queue needs to know of a task. */
 export interface Queued {
   readonly priority: number
+  readonly name: string
   /** False once the task left the queue some other way (withdrawn, timed out); it is skipped. */
   queued: boolean
+  /** Arrival order, set by the queue: among equal priorities the lower goes first. */
+  order: number
+}
+
+interface Line<T> {
+  readonly ring: RingBuffer<T>
+  /** Marked tasks still in the ring. */
+  marked: number
 }
 
 interface Level<T> {
-  priority: number
-  ring: RingBuffer<T>
+  readonly priority: number
+  readonly lines: Map<string, Line<T>>
 }
+
+/** A ring compacts when more than this many of its tasks, and more than half, are marked. */
+const COMPACT_AFTER = 64
 
 export class TaskQueue<T extends Queued> {
   // highest priority first
   readonly #levels: Level<T>[] = []
   readonly #byPriority = new Map<number, Level<T>>()
   #size = 0
+  // push numbers up from 0, pushFront down from 0: order alone says who goes first
+  #lastBack = 0
+  #lastFront = 0
 
   /** Tasks waiting (marked ones excluded). */
   get size(): number {
@@ -31,48 +51,63 @@ export class TaskQueue<T extends Queued> {
 
   /** Adds at the tail of its priority (FIFO among equals). */
   push(task: T): void {
-    this.#level(task.priority).ring.push(task)
+    task.order = ++this.#lastBack
+    this.#line(task).ring.push(task)
     task.queued = true
     this.#size++
   }
 
   /** Adds at the head of its priority: a task whose worker died goes before its equals. */
   pushFront(task: T): void {
-    this.#level(task.priority).ring.unshift(task)
+    task.order = --this.#lastFront
+    this.#line(task).ring.unshift(task)
     task.queued = true
     this.#size++
   }
 
-  /** Marks a queued task as gone; it is dropped when it reaches the head. */
+  /** Marks a queued task as gone; it is dropped when it reaches the head or its ring compacts. */
   remove(task: T): void {
     if (!task.queued) return
     task.queued = false
-    if (--this.#size === 0) this.#clear()
+    if (--this.#size === 0) return this.#clear()
+    const line = this.#byPriority.get(task.priority)?.lines.get(task.name)
+    if (line === undefined || ++line.marked <= COMPACT_AFTER || line.marked * 2 <= line.ring.length) return
+    line.ring.retain((t) => t.queued)
+    line.marked = 0
   }
 
-  /** The oldest waiting task of each priority, highest priority first. */
+  /**
+   * The oldest waiting task of each priority and name: highest priority first, then in order of
+   * arrival.
+   */
   heads(): T[] {
     const heads: T[] = []
     for (let i = 0; i < this.#levels.length; ) {
       const level = this.#levels[i] as Level<T>
-      const head = this.#head(level)
-      if (head === undefined) {
+      const levelHeads: T[] = []
+      for (const [name, line] of level.lines) {
+        const head = this.#head(line)
+        if (head === undefined) level.lines.delete(name)
+        else levelHeads.push(head)
+      }
+      if (levelHeads.length === 0) {
         // a level whose tasks all left: drop it (and stay at this index)
         this.#levels.splice(i, 1)
         this.#byPriority.delete(level.priority)
-      } else {
-        heads.push(head)
-        i++
+        continue
       }
+      if (levelHeads.length > 1) levelHeads.sort(byArrival)
+      for (const head of levelHeads) heads.push(head)
+      i++
     }
     return heads
   }
 
-  /** Takes `head`, which must be the head of its priority as returned by `heads()`. */
+  /** Takes `head`, which must be a head as returned by `heads()`. */
   take(head: T): void {
-    const level = this.#byPriority.get(head.priority)
-    if (level === undefined || this.#head(level) !== head) throw new Error('take() of a task that is not at the head')
-    level.ring.shift()
+    const line = this.#byPriority.get(head.priority)?.lines.get(head.name)
+    if (line === undefined || this.#head(line) !== head) throw new Error('take() of a task that is not at the head')
+    line.ring.shift()
     head.queued = false
     if (--this.#size === 0) this.#clear()
   }
@@ -84,20 +119,28 @@ export class TaskQueue<T extends Queued> {
     this.#byPriority.clear()
   }
 
-  /** The head of a level after dropping marked tasks. */
-  #head(level: Level<T>): T | undefined {
-    let task = level.ring.peek()
+  /** The head of a line after dropping marked tasks. */
+  #head(line: Line<T>): T | undefined {
+    let task = line.ring.peek()
     while (task !== undefined && !task.queued) {
-      level.ring.shift()
-      task = level.ring.peek()
+      line.ring.shift()
+      line.marked--
+      task = line.ring.peek()
     }
     return task
+  }
+
+  #line(task: T): Line<T> {
+    const lines = this.#level(task.priority).lines
+    let line = lines.get(task.name)
+    if (line === undefined) lines.set(task.name, (line = { ring: new RingBuffer<T>(), marked: 0 }))
+    return line
   }
 
   #level(priority: number): Level<T> {
     let level = this.#byPriority.get(priority)
     if (level !== undefined) return level
-    level = { priority, ring: new RingBuffer<T>() }
+    level = { priority, lines: new Map() }
     // binary search for the first level with a lower priority
     let lo = 0
     let hi = this.#levels.length
@@ -110,4 +153,8 @@ export class TaskQueue<T extends Queued> {
     this.#byPriority.set(priority, level)
     return level
   }
+}
+
+function byArrival(a: Queued, b: Queued): number {
+  return a.order - b.order
 }

@@ -56,6 +56,16 @@ export class RingBuffer<T> {
     return this.#length === 0 ? undefined : this.#items[this.#head]
   }
 
+  /** Keeps only the items `keep` accepts, in order; O(length). */
+  retain(keep: (item: T) => boolean): void {
+    const kept = new RingBuffer<T>(this.#length)
+    for (let item = this.shift(); item !== undefined; item = this.shift()) if (keep(item)) kept.push(item)
+    this.#items = kept.#items
+    this.#mask = kept.#mask
+    this.#head = kept.#head
+    this.#length = kept.#length
+  }
+
   /** Removes every item and returns them in order. */
   drain(): T[] {
     const out: T[] = []

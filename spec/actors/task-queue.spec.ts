@@ -1,11 +1,13 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import * as assert from 'uvu/assert'
 import { TaskQueue } from '../../actors/task-queue.js'
 import { suite } from '../harness.js'
 
 const t = suite('TaskQueue')
 
-interface T { name: string; priority: number; queued: boolean }
-const task = (name: string, priority: number): T => ({ name, priority, queued: false })
+interface T { name: string; priority: number; queued: boolean; order: number }
+const task = (name: string, priority: number): T => ({ name, priority, queued: false, order: 0 })
 
 function takeAll(q: TaskQueue<T>): string[] {
   const out: string[] = []
@@ -66,17 +68,51 @@ t.test('once nothing waits, marked tasks are dropped at once and new ones queue 
   assert.equal(takeAll(q), ['e', 'd'])
 })
 
-t.test('100 000 tasks over 10 priorities come out in order', () => {
-  const q = new TaskQueue<T>()
-  for (let i = 0; i < 100_000; i++) q.push(task(String(i), i % 10))
+t.test('100 000 tasks over 10 priorities and 3 names come out in order', () => {
+  const q = new TaskQueue<T & { i: number }>()
+  for (let i = 0; i < 100_000; i++) q.push({ ...task(`name${i % 3}`, i % 10), i })
   let last = { p: Infinity, i: -1 }
   for (let heads = q.heads(); heads.length > 0; heads = q.heads()) {
     const head = heads[0]!
     q.take(head)
-    const i = Number(head.name)
-    assert.ok(head.priority < last.p || (head.priority === last.p && i > last.i))
-    last = { p: head.priority, i }
+    assert.ok(head.priority < last.p || (head.priority === last.p && head.i > last.i))
+    last = { p: head.priority, i: head.i }
   }
+})
+
+t.test('each name has its own head; heads of one priority come in order of arrival', () => {
+  const q = new TaskQueue<T>()
+  const evalA = task('eval', 1)
+  const evalB = task('eval', 1)
+  const add = task('add', 1)
+  const urgent = task('add', 5)
+  for (const x of [evalA, evalB, add, urgent]) q.push(x)
+  assert.equal(q.heads(), [urgent, evalA, add]) // evalB waits behind evalA, not behind add
+  q.take(add) // an add may go while the evals wait
+  assert.equal(q.heads(), [urgent, evalA])
+  const requeued = task('add', 1)
+  q.pushFront(requeued)
+  assert.equal(q.heads(), [urgent, requeued, evalA])
+})
+
+t.test('tasks removed behind one that waits are let go, not held until it leaves', async () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const q = new TaskQueue<T>()
+  q.push(task('stuck', 1))
+  const refs: WeakRef<T>[] = []
+  for (let i = 0; i < 1000; i++) {
+    const x = task('stuck', 1)
+    q.push(x)
+    q.remove(x)
+    refs.push(new WeakRef(x))
+  }
+  await new Promise(setImmediate) // a WeakRef holds its target until the current job ends
+  gc()
+  const held = refs.filter((r) => r.deref() !== undefined).length
+  assert.ok(held <= 130, `${held} of 1000 removed tasks still held`)
+  assert.is(q.size, 1)
+  assert.is(q.heads()[0]?.name, 'stuck')
 })
 
 t.run()

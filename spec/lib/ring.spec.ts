@@ -36,4 +36,17 @@ t.test('unshift puts an item first, also when full and growing', () => {
   assert.is(ring.peek(), undefined)
 })
 
+t.test('retain keeps the accepted items in order, across the wrap, and the ring still works', () => {
+  const ring = new RingBuffer<number>(8)
+  for (let i = 0; i < 6; i++) ring.push(i)
+  ring.shift()
+  ring.shift()
+  for (let i = 6; i < 10; i++) ring.push(i) // wraps around the end of the array
+  ring.retain((n) => n % 3 !== 0)
+  assert.is(ring.length, 5)
+  ring.push(10)
+  ring.unshift(1)
+  assert.equal(ring.drain(), [1, 2, 4, 5, 7, 8, 10])
+})
+
 t.run()
