@@ -62,6 +62,8 @@ interface Waiter {
   readonly client: ClientHandle
   readonly taskId: number
   readonly run: Execution
+  /** This caller's `assignTimeout`, while the run waits in the queue. */
+  assignTimer: Timer | undefined
 }
 
 /** Payloads up to this size wait in the queue packed into a string (see `Execution.park`). */
@@ -97,7 +99,7 @@ export class Execution implements Queued, TaskInfo, Waiter {
   #state = 0
   #extra: Extra | undefined
   // who waits: the submitter (this run) and any coalesced followers
-  #waiters: Waiter | Waiter[] | undefined = this
+  #waiters: Waiter | Set<Waiter> | undefined = this
   // the payload: a view into a read buffer until kept, a copy while running, packed while queued
   #body: Uint8Array | string
 
@@ -184,30 +186,37 @@ export class Execution implements Queued, TaskInfo, Waiter {
   forEachWaiter(fn: (w: Waiter) => void): void {
     const w = this.#waiters
     if (w === undefined) return
-    // never changed in place (addWaiter and removeWaiter make new arrays): no copy needed
-    if (Array.isArray(w)) for (const one of w) fn(one)
+    if (w instanceof Set) for (const one of w) fn(one)
     else fn(w)
   }
 
+  // a Set once coalesced: a thundering herd of N callers costs O(N), not O(N²)
   addWaiter(waiter: Waiter): void {
     const w = this.#waiters
-    this.#waiters = w === undefined ? waiter : Array.isArray(w) ? [...w, waiter] : [w, waiter]
+    if (w === undefined) this.#waiters = waiter
+    else if (w instanceof Set) w.add(waiter)
+    else this.#waiters = new Set([w, waiter])
   }
 
   /** Removes one waiter; true when none is left. */
   removeWaiter(waiter: Waiter): boolean {
     const w = this.#waiters
-    if (Array.isArray(w)) {
-      const rest = w.filter((one) => one !== waiter)
-      this.#waiters = rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest
+    if (w instanceof Set) {
+      w.delete(waiter)
+      if (w.size === 0) this.#waiters = undefined
     } else if (w === waiter) {
       this.#waiters = undefined
     }
     return this.#waiters === undefined
   }
 
+  /** True once every waiter was answered or gave up. */
+  get abandoned(): boolean {
+    return this.#waiters === undefined
+  }
+
   /** Takes every waiter away (they are being answered): one, several, or none. */
-  takeWaiters(): Waiter | Waiter[] | undefined {
+  takeWaiters(): Waiter | Set<Waiter> | undefined {
     const w = this.#waiters
     this.#waiters = undefined
     return w
@@ -288,13 +297,19 @@ export class Dispatcher {
     const key = this.#o.coalesce && options.key !== undefined ? coalesceKey(name, options.key) : undefined
     const leader = key === undefined ? undefined : this.#coalesced.get(key)
     if (leader !== undefined) {
-      const waiter = { client, taskId, run: leader }
+      // it shares the leader's run (and so its priority and runTimeout), not its deadlines
+      const waiter: Waiter = { client, taskId, run: leader, assignTimer: undefined }
       leader.addWaiter(waiter)
       open.set(taskId, waiter)
+      if (leader.queued) this.#armAssignTimer(waiter, options.assignTimeoutMs)
       return
     }
     const run = new Execution(client, taskId, name, body, options)
-    if (this.#queue.size >= this.#o.queueSize && this.#pick(run) === undefined) {
+    // Straight to a pool when one may take it. Whatever waits in the queue could not be placed
+    // (every change that frees a slot dispatches), so this overtakes no one who could run.
+    const pool = this.#pick(run)
+    if (run.abandoned) return // selectWorker threw: answered with ECONFIG
+    if (pool === undefined && this.#queue.size >= this.#o.queueSize) {
       this.counts.rejected++
       this.#o.events.rejected(run.info, client.id)
       client.failed(taskId, { code: 'EREJECTED', message: `the queue is full (${this.#o.queueSize} tasks)` })
@@ -302,19 +317,14 @@ export class Dispatcher {
     }
     open.set(taskId, run)
     if (key !== undefined) this.#coalesced.set(key, run)
-    // nothing waits ahead of it: straight to a pool if one is free (the common case)
-    const pool = this.#queue.size === 0 ? this.#pick(run) : undefined
     if (pool !== undefined) {
       run.keep() // kept for running again should the pool be lost
       this.#start(run, pool)
       return
     }
-    if (options.assignTimeoutMs !== undefined) {
-      run.assignTimer = this.#o.clock.setTimer(options.assignTimeoutMs, () => this.#assignTimedOut(run, options.assignTimeoutMs as number))
-    }
+    this.#armAssignTimer(run, options.assignTimeoutMs)
     run.park()
     this.#queue.push(run)
-    this.#dispatch()
   }
 
   /** The client gave up on `taskId` (timeout, abort, `all()` failing): drop it or stop its run. */
@@ -334,6 +344,7 @@ export class Dispatcher {
   #dropWaiter(waiter: Waiter): void {
     const run = waiter.run
     this.#clients.get(waiter.client)?.take(waiter.taskId)
+    this.#o.clock.clearTimer(waiter.assignTimer)
     if (!run.removeWaiter(waiter)) return
     this.#forget(run)
     if (run.queued) {
@@ -345,13 +356,18 @@ export class Dispatcher {
     }
   }
 
-  #assignTimedOut(run: Execution, ms: number): void {
-    run.assignTimer = undefined
+  #armAssignTimer(waiter: Waiter, ms: number | undefined): void {
+    if (ms !== undefined) waiter.assignTimer = this.#o.clock.setTimer(ms, () => this.#assignTimedOut(waiter, ms))
+  }
+
+  /** One caller's `assignTimeout` passed while its run was queued: only that caller gets EATO. */
+  #assignTimedOut(waiter: Waiter, ms: number): void {
+    waiter.assignTimer = undefined
+    const run = waiter.run
     if (!run.queued) return
-    this.#queue.remove(run)
-    this.#forget(run)
-    run.forEachWaiter((w) => this.#o.events.assignTimeout(run.info, w.client.id))
-    this.#answer(run, { code: 'EATO', message: `no worker took the task within ${ms} ms` })
+    this.#dropWaiter(waiter)
+    this.#answerOne(waiter, { code: 'EATO', message: `no worker took the task within ${ms} ms` }, undefined, undefined)
+    this.#o.events.assignTimeout(run.info, waiter.client.id)
   }
 
   // ---- pools ---------------------------------------------------------------------------------
@@ -379,7 +395,8 @@ export class Dispatcher {
     this.#pools.delete(handle)
     const lost = pool.assignments.drain()
     this.#o.events.workerLost(handle.id, lost.length)
-    for (const run of lost) {
+    // each goes to the head of its priority: the last assigned first, so they keep their order
+    for (const run of lost.reverse()) {
       this.#release(pool, run)
       if (run.revoked) this.#forget(run) // nobody waits for it any more
       else this.#retryOrFail(run, 'the pool running it disconnected')
@@ -472,8 +489,22 @@ export class Dispatcher {
     }
     const candidates = [...this.#pools.values()].filter((p) => this.#may(p, run, evalOnly))
     if (candidates.length === 0) return undefined
-    const chosen = select(run.info, candidates)
+    let chosen: WorkerInfo | undefined
+    try {
+      chosen = select(run.info, candidates)
+    } catch (err) {
+      this.#selectFailed(run, err)
+      return undefined
+    }
     return candidates.find((p) => p === chosen || p.id === chosen?.id)
+  }
+
+  /** A throwing `selectWorker` fails the task it was asked about, not the connection it came on. */
+  #selectFailed(run: Execution, err: unknown): void {
+    this.#queue.remove(run)
+    this.#forget(run)
+    this.counts.failed++
+    this.#answer(run, { code: 'ECONFIG', message: `selectWorker threw: ${err instanceof Error ? err.message : String(err)}` })
   }
 
   #may(p: PoolEntry, run: Execution, evalOnly: boolean): boolean {
@@ -491,8 +522,7 @@ export class Dispatcher {
   }
 
   #start(run: Execution, pool: PoolEntry): void {
-    this.#o.clock.clearTimer(run.assignTimer)
-    run.assignTimer = undefined
+    run.forEachWaiter(this.#clearAssignTimer)
     run.countAttempt()
     run.pool = pool
     run.assignmentId = this.#nextAssignment++
@@ -502,16 +532,20 @@ export class Dispatcher {
     pool.handle.assign(run.assignmentId, run)
   }
 
+  // a field, so #start passes it without making a closure per task
+  readonly #clearAssignTimer = (w: Waiter): void => {
+    this.#o.clock.clearTimer(w.assignTimer)
+    w.assignTimer = undefined
+  }
+
   #release(pool: PoolEntry, run: Execution): void {
     pool.assignments.take(run.assignmentId)
     pool.running--
     pool.runningByRange[rangeOf(pool.ranges, run.priority)]!--
   }
 
-  /** Ends a run's coalescing and timers; its waiters are answered by the caller. */
+  /** Ends a run's coalescing; its waiters are answered by the caller. */
   #forget(run: Execution): void {
-    this.#o.clock.clearTimer(run.assignTimer)
-    run.assignTimer = undefined
     if (this.#o.coalesce && run.key !== undefined) {
       const key = coalesceKey(run.name, run.key)
       if (this.#coalesced.get(key) === run) this.#coalesced.delete(key)
@@ -522,11 +556,12 @@ export class Dispatcher {
   #answer(run: Execution, err: WireError | undefined, body?: Uint8Array, ms?: number): void {
     const waiters = run.takeWaiters()
     if (waiters === undefined) return
-    if (Array.isArray(waiters)) for (const w of waiters) this.#answerOne(w, err, body, ms)
+    if (waiters instanceof Set) for (const w of waiters) this.#answerOne(w, err, body, ms)
     else this.#answerOne(waiters, err, body, ms)
   }
 
   #answerOne(w: Waiter, err: WireError | undefined, body: Uint8Array | undefined, ms: number | undefined): void {
+    this.#clearAssignTimer(w)
     this.#clients.get(w.client)?.take(w.taskId)
     if (err === undefined) w.client.done(w.taskId, body as Uint8Array, ms as number)
     else w.client.failed(w.taskId, err)

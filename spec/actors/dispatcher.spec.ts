@@ -1,0 +1,193 @@
+/**
+ * The manager's dispatcher on its own: pools and clients are plain recorders and time is a
+ * manual clock, so the order of assignments and the moment of each answer are exact.
+ */
+import * as assert from 'uvu/assert'
+import { Dispatcher, type ClientHandle, type Execution, type PoolHandle, type SubmitOptions } from '../../actors/dispatcher.js'
+import type { SelectWorker } from '../../actors/routing.js'
+import { EVAL_TASK } from '../../actors/tasks.js'
+import { ManualClock } from '../../lib/clock.js'
+import type { WireError } from '../../lib/envelope.js'
+import { suite } from '../harness.js'
+
+const t = suite('Dispatcher')
+
+const NO_SLOTS = { thresholds: [], guarantees: [] }
+const BODY = new Uint8Array(1)
+
+/** A client that records every answer by task id. */
+class Caller implements ClientHandle {
+  readonly id: string
+  readonly answers = new Map<number, string>() // 'done' or the error code
+
+  constructor(id: string) {
+    this.id = id
+  }
+
+  done(taskId: number): void {
+    this.#answer(taskId, 'done')
+  }
+
+  failed(taskId: number, err: WireError): void {
+    this.#answer(taskId, err.code)
+  }
+
+  progress(): void {}
+
+  #answer(taskId: number, what: string): void {
+    if (this.answers.has(taskId)) throw new Error(`task ${taskId} answered twice`)
+    this.answers.set(taskId, what)
+  }
+}
+
+/** A pool that records what it was given: [assignment id, client's task id]. */
+class Recorder implements PoolHandle {
+  readonly id: string
+  readonly assigned: [number, number][] = []
+
+  constructor(id: string) {
+    this.id = id
+  }
+
+  assign(id: number, run: Execution): void {
+    this.assigned.push([id, run.taskId])
+  }
+
+  revoke(): void {}
+}
+
+function dispatcher(options: { coalesce?: boolean; queueSize?: number; selectWorker?: SelectWorker } = {}) {
+  const clock = new ManualClock()
+  const events: string[] = []
+  const d = new Dispatcher({
+    clock,
+    queueSize: options.queueSize ?? 4096,
+    maxAttempts: 3,
+    coalesce: options.coalesce ?? false,
+    sacredGuarantees: false,
+    selectWorker: options.selectWorker,
+    events: {
+      rejected: (task) => events.push(`rejected ${task.name}`),
+      assignTimeout: (task, client) => events.push(`assignTimeout ${task.name} ${client}`),
+      workerLost: (pool) => events.push(`workerLost ${pool}`),
+    },
+  })
+  return { d, clock, events }
+}
+
+const plain = (more: Partial<SubmitOptions> = {}): SubmitOptions => ({ priority: 0, runTimeoutMs: undefined, assignTimeoutMs: undefined, key: undefined, ...more })
+
+t.test('tasks lost together with their pool come back in their order, before the ones queued after them', () => {
+  const { d } = dispatcher()
+  const client = new Caller('c')
+  const lost = new Recorder('lost')
+  d.poolJoined(lost, 3, NO_SLOTS, false)
+  for (const id of [1, 2, 3, 4]) d.submit(client, id, 'add', BODY, plain()) // 1–3 run, 4 waits
+  d.poolGone(lost)
+  const next = new Recorder('next')
+  d.poolJoined(next, 1, NO_SLOTS, false)
+  for (let i = 0; i < 3; i++) d.done(next, next.assigned.at(-1)![0], BODY, 1)
+  assert.equal(next.assigned.map(([, taskId]) => taskId), [1, 2, 3, 4])
+})
+
+t.test('a task no pool may take holds up only its own name: code waits for an eval pool, others run', () => {
+  const { d } = dispatcher({ queueSize: 3 })
+  const client = new Caller('c')
+  const evalPool = new Recorder('eval')
+  d.poolJoined(evalPool, 1, NO_SLOTS, true)
+  for (const id of [1, 2, 3]) d.submit(client, id, EVAL_TASK, BODY, plain()) // 1 runs, 2 and 3 wait
+  const other = new Recorder('other')
+  d.poolJoined(other, 1, NO_SLOTS, false)
+  d.submit(client, 10, 'add', BODY, plain()) // the free pool takes it at once
+  d.submit(client, 11, 'add', BODY, plain()) // queued behind the evals
+  d.submit(client, 12, 'add', BODY, plain()) // no free slot and the queue is full
+  assert.is(client.answers.get(12), 'EREJECTED')
+  assert.is(d.queued, 3, 'the bound holds')
+  d.done(other, other.assigned[0]![0], BODY, 1) // 11 goes, though older eval tasks still wait
+  assert.equal(other.assigned.map(([, taskId]) => taskId), [10, 11])
+  assert.equal(evalPool.assigned.map(([, taskId]) => taskId), [1])
+})
+
+t.test('a selectWorker that keeps one name back does not hold up the others', () => {
+  const gpu = new Recorder('gpu')
+  const cpu = new Recorder('cpu')
+  const selectWorker: SelectWorker = (task, workers) => workers.find((w) => (task.name === 'render') === (w.id === 'gpu'))
+  const { d } = dispatcher({ selectWorker })
+  const client = new Caller('c')
+  d.poolJoined(gpu, 1, NO_SLOTS, false)
+  d.poolJoined(cpu, 1, NO_SLOTS, false)
+  for (const id of [1, 2, 3]) d.submit(client, id, 'render', BODY, plain())
+  for (const id of [4, 5]) d.submit(client, id, 'add', BODY, plain())
+  d.done(cpu, cpu.assigned[0]![0], BODY, 1) // render 2 and 3 still wait for the gpu pool
+  assert.equal(cpu.assigned.map(([, taskId]) => taskId), [4, 5])
+})
+
+t.test('a throwing selectWorker fails that task with ECONFIG; nothing else is touched', () => {
+  const { d } = dispatcher({
+    selectWorker: (task, workers) => {
+      if (task.name === 'bad') throw new Error('no route for bad')
+      return workers[0]
+    },
+  })
+  const client = new Caller('c')
+  const pool = new Recorder('p')
+  d.poolJoined(pool, 1, NO_SLOTS, false)
+  d.submit(client, 1, 'add', BODY, plain())
+  d.submit(client, 2, 'bad', BODY, plain()) // queued: selectWorker is asked only with a slot free
+  d.submit(client, 3, 'add', BODY, plain())
+  d.done(pool, pool.assigned[0]![0], BODY, 1) // the dispatch asks about 2, then 3
+  assert.is(client.answers.get(2), 'ECONFIG')
+  assert.equal(pool.assigned.map(([, taskId]) => taskId), [1, 3])
+  d.done(pool, pool.assigned[1]![0], BODY, 1)
+  d.submit(client, 4, 'bad', BODY, plain()) // asked at once: a slot is free
+  assert.is(client.answers.get(4), 'ECONFIG')
+  assert.equal([...client.answers.values()], ['done', 'ECONFIG', 'done', 'ECONFIG'])
+  assert.is(d.counts.failed, 2)
+})
+
+t.test('coalesced callers keep their own assignTimeout: each times out alone, the run goes on', () => {
+  const { d, clock, events } = dispatcher({ coalesce: true })
+  const client = new Caller('c')
+  d.submit(client, 1, 'add', BODY, plain({ key: 'k' })) // no pool yet; waits without a deadline
+  d.submit(client, 2, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 100 }))
+  d.submit(client, 3, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 300 }))
+  clock.advance(100)
+  assert.equal([...client.answers], [[2, 'EATO']])
+  assert.equal(events, ['assignTimeout add c'])
+  assert.is(d.queued, 1)
+  const pool = new Recorder('p')
+  d.poolJoined(pool, 1, NO_SLOTS, false)
+  assert.is(clock.pending, 0, "3's deadline ended when the run started")
+  d.done(pool, pool.assigned[0]![0], BODY, 1)
+  assert.equal([...client.answers], [[2, 'EATO'], [1, 'done'], [3, 'done']])
+})
+
+t.test("the first caller's assignTimeout ends only its own wait; the last one's leaves the queue", () => {
+  const { d, clock } = dispatcher({ coalesce: true })
+  const client = new Caller('c')
+  d.submit(client, 1, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 100 }))
+  d.submit(client, 2, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 200 }))
+  clock.advance(100)
+  assert.equal([...client.answers], [[1, 'EATO']])
+  assert.is(d.queued, 1)
+  clock.advance(100)
+  assert.equal([...client.answers], [[1, 'EATO'], [2, 'EATO']])
+  assert.is(d.queued, 0)
+  assert.ok(d.idle)
+})
+
+t.test('a herd of 50 000 callers on one key is answered once each, in linear time', () => {
+  const { d } = dispatcher({ coalesce: true })
+  const client = new Caller('c')
+  const pool = new Recorder('p')
+  d.poolJoined(pool, 1, NO_SLOTS, false)
+  const started = performance.now()
+  for (let id = 1; id <= 50_000; id++) d.submit(client, id, 'add', BODY, plain({ key: 'k' }))
+  for (let id = 2; id <= 50_000; id += 2) d.withdraw(client, id)
+  d.done(pool, pool.assigned[0]![0], BODY, 1)
+  const ms = performance.now() - started
+  assert.is(client.answers.size, 25_000)
+  assert.ok(ms < 2000, `${ms} ms`)
+})
+
+t.run()
