@@ -5,7 +5,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { systemClock } from '../lib/clock.js'
-import { Kind, encodeEnvelopeRange, readEnvelope, type Envelope } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, fromWireError, readEnvelope, type Envelope, type Revoke } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { PortLink, openDialed, parentChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
 import { TaskExecutor } from './task-executor.js'
@@ -41,11 +41,16 @@ const executor = new TaskExecutor(
   systemClock,
 )
 
+/** What the task's `ctx.signal.reason` becomes: the pool's own (ETO, EABORT, ECLOSED), as in an inline pool. */
+function abortReason(env: Revoke): TroupeError {
+  return env.reason === undefined ? new TroupeError('EABORT', 'the pool stopped this run') : fromWireError(env.reason)
+}
+
 const sink: FrameSink = {
   frame(buf, start, end) {
     const env = readEnvelope(buf, start, end)
     if (env.k === Kind.Assign) executor.start(env)
-    else if (env.k === Kind.Revoke) executor.abort(env.id, new TroupeError('EABORT', 'the pool stopped this run'))
+    else if (env.k === Kind.Revoke) executor.abort(env.id, abortReason(env))
     else if (env.k === Kind.Release) executor.release(env.id, env.name)
   },
   drain() {},

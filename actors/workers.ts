@@ -7,7 +7,7 @@ import { Worker as Thread } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
 import type { Clock } from '../lib/clock.js'
-import { Kind, encodeEnvelopeRange, readEnvelope, type Envelope, type WireError } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, readEnvelope, toWireError, type Envelope, type WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { PortLink, openAccepted, spawnWithChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
 import { TaskExecutor, type Assignment, type RunReport } from './task-executor.js'
@@ -21,7 +21,7 @@ export interface WorkerEvents extends RunReport {
 /** One place tasks run: the pool's own loop, a child process or a thread. */
 export interface Worker {
   start(a: Assignment): void
-  /** Aborts a run's `ctx.signal`; the run still reports how it ended. */
+  /** Aborts a run's `ctx.signal` with `reason` (its `ctx.signal.reason`); the run still reports how it ended. */
   abort(id: number, reason: TroupeError): void
   /** Lets run `id` past barrier `name` (every run of its broadcast reached it). */
   release(id: number, name: string): void
@@ -145,8 +145,8 @@ export class ChildWorker implements Worker, FrameSink {
     this.#send({ k: Kind.Assign, id: a.id, name: a.name, body: a.body, priority: 0, attempt: a.attempt })
   }
 
-  abort(id: number): void {
-    this.#send({ k: Kind.Revoke, id })
+  abort(id: number, reason: TroupeError): void {
+    this.#send({ k: Kind.Revoke, id, reason: toWireError(reason) })
   }
 
   release(id: number, name: string): void {

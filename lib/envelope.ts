@@ -108,8 +108,11 @@ export interface Assign {
   attempt: number
   runTimeoutMs?: number | undefined
 }
-/** Manager → pool: stop assignment `id` (its callers are gone). */
-export interface Revoke { k: typeof Kind.Revoke; id: number }
+/**
+ * Manager → pool: stop assignment `id` (its callers are gone). Pool → its processes: abort run
+ * `id` with `reason` (`ETO`, `EABORT`, `ECLOSED`), what the task's `ctx.signal.reason` becomes.
+ */
+export interface Revoke { k: typeof Kind.Revoke; id: number; reason?: WireError | undefined }
 /** Task `id` finished with `body`, after running `ms` milliseconds. */
 export interface Done { k: typeof Kind.Done; id: number; body: Uint8Array; ms: number }
 /** Task `id` failed. From a pool, `EWORKERLOST` means its process died and it may run again. */
@@ -219,7 +222,11 @@ const ENCODE: Encoders = {
     w.array(7); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.priority); w.number(e.attempt)
     optNumber(e.runTimeoutMs)
   },
-  [Kind.Revoke]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
+  [Kind.Revoke]: (e) => {
+    w.array(3); w.number(e.k); w.number(e.id)
+    if (e.reason === undefined) w.null()
+    else wireError(e.reason)
+  },
   [Kind.Done]: (e) => { w.array(4); w.number(e.k); w.number(e.id); w.bytes(e.body); w.number(e.ms) },
   [Kind.Failed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
   [Kind.Progress]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.number(e.value) },
@@ -402,6 +409,10 @@ class FieldReader extends CborReader {
     return this.#present() ? this.text() : undefined
   }
 
+  optError(): WireError | undefined {
+    return this.#present() ? this.error() : undefined
+  }
+
   finish(): void {
     for (; this.remaining > 0; this.remaining--) this.skip()
     if (!this.done) throw new CborError('bytes after the envelope')
@@ -433,7 +444,7 @@ const DECODE: Decoders = {
     k: Kind.Assign, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), priority: r.reqNumber(), attempt: r.reqUint(),
     runTimeoutMs: r.optUint(),
   }),
-  [Kind.Revoke]: (r) => ({ k: Kind.Revoke, id: r.reqUint() }),
+  [Kind.Revoke]: (r) => ({ k: Kind.Revoke, id: r.reqUint(), reason: r.optError() }),
   [Kind.Done]: (r) => ({ k: Kind.Done, id: r.reqUint(), body: r.reqBytes(), ms: r.reqNumber() }),
   [Kind.Failed]: (r) => ({ k: Kind.Failed, id: r.reqUint(), err: r.reqError() }),
   [Kind.Progress]: (r) => ({ k: Kind.Progress, id: r.reqUint(), value: r.reqNumber() }),

@@ -205,4 +205,16 @@ t.test('start() failing on one worker: no child of the others outlives it', asyn
   assert.not.ok(alive(pids[0] as number))
 })
 
+for (const mode of ['process', 'thread'] as const) {
+  t.test(`a run timeout in a ${mode}: the task's signal aborts with ETO, as inline`, async () => {
+    const pool = await WorkerPool.start({ listen: 'tcp://127.0.0.1:0', tasks: POOL_FAULTS_TASKS, mode, workers: 1 })
+    t.cleanup(() => pool.close())
+    const client = await Client.connect(pool.address as string)
+    t.cleanup(() => client.close())
+    await rejectsWith(client.run('awaitAbort', null, { runTimeout: 50 }), 'ETO')
+    // the abort went to the worker before this task, on the same channel
+    assert.equal(await client.run('lastAbortReason', null), { name: 'TroupeError', code: 'ETO' })
+  })
+}
+
 t.run()
