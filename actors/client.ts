@@ -300,14 +300,17 @@ export class Client extends EventEmitter<ClientEvents> {
    * Sends `msg` to `to` (`'manager'`, a node id, or everyone when omitted); resolves with the
    * ids of the recipients that acknowledged it.
    */
-  systemMessage(msg: unknown, options: { to?: SysMsgTarget } = {}): Promise<string[]> {
-    return this.#control({ op: 'sysmsg', to: options.to, msg }) as Promise<string[]>
+  async systemMessage(msg: unknown, options?: { to?: SysMsgTarget }): Promise<string[]> {
+    const { to } = optionsObject('options', options)
+    if (to !== undefined && typeof to !== 'string') throw configError('to', "'manager', a node id or undefined", to)
+    return (await this.#control({ op: 'sysmsg', to, msg })) as string[]
   }
 
   /**
    * Runs the task `name` (it must start with `__`) once on every connected pool and resolves
    * with one outcome per pool; one pool's failure is its outcome, never a rejection.
-   * @throws TroupeError `EATO` (fewer than `min` pools), `EABORT`, `ECLOSED`, `ECONFIG`
+   * @throws TroupeError `EATO` (fewer than `min` pools), `EABORT`, `ECLOSED`, `ECONFIG`, `EPROTO`
+   * (an input that cannot be encoded), `EFRAME`
    */
   broadcast<R = unknown>(name: string, input?: unknown, options?: BroadcastOptions): Promise<Outcome<R>[]> {
     if (typeof name !== 'string' || !name.startsWith('__')) return Promise.reject(configError('name', 'a task name starting with __', name))
@@ -316,17 +319,19 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /**
    * A broadcast job: `run()` waits for `workers` pools, runs `J`'s `run(all)` here with `all`
-   * broadcasting each `__method` call, then gathers every pool's reports.
+   * broadcasting each `__method` call, then gathers every pool's reports. A bad job or option
+   * rejects `run()` with `ECONFIG`.
    * @example
    * const { value, reports } = await client.job(Survey, { workers: 3 }).run()
    */
-  job<J extends Job>(Class: JobClass<J>, options: JobOptions = {}): { run(): Promise<JobResult<Awaited<ReturnType<J['run']>>>> } {
-    if (typeof Class !== 'function' || typeof Class.prototype?.run !== 'function') throw configError('job', 'a Job subclass with a run(all) method', Class)
-    const o = optionsObject('options', options)
-    const workers = integerOption('workers', o.workers, 0, 0)
-    const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
+  job<J extends Job>(Class: JobClass<J>, options?: JobOptions): { run(): Promise<JobResult<Awaited<ReturnType<J['run']>>>> } {
     return {
+      // checked here, not in job(): a bad job or option rejects the promise, as in every async call
       run: async () => {
+        if (typeof Class !== 'function' || typeof Class.prototype?.run !== 'function') throw configError('job', 'a Job subclass with a run(all) method', Class)
+        const o = optionsObject('options', options)
+        const workers = integerOption('workers', o.workers, 0, 0)
+        const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
         if (workers > 0) await this.#control({ op: 'awaitPools', count: workers, timeoutMs }, o.signal)
         const outcomes: Outcome<unknown>[][] = []
         const all = new Proxy({}, {
@@ -532,15 +537,16 @@ export class Client extends EventEmitter<ClientEvents> {
     })
   }
 
-  #broadcast(name: string, input: unknown, options: BroadcastOptions | undefined): Promise<Outcome<unknown>[]> {
+  // async: a bad option or an unencodable input rejects, never throws (ECONFIG, EPROTO)
+  async #broadcast(name: string, input: unknown, options: BroadcastOptions | undefined): Promise<Outcome<unknown>[]> {
     const o = optionsObject('options', options ?? {})
     const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
     const min = integerOption('min', o.min, 1, 0)
     const signal = signalOption('signal', o.signal)
-    if (signal?.aborted === true) return Promise.reject(new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason }))
+    if (signal?.aborted === true) throw new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason })
     const body = encodeValue(input)
     const peer = this.#link.peer
-    if (peer === undefined || this.#closing !== undefined) return Promise.reject(new TroupeError('ECLOSED', 'not connected to the manager'))
+    if (peer === undefined || this.#closing !== undefined) throw new TroupeError('ECLOSED', 'not connected to the manager')
     const id = this.#broadcasts.nextId
     // the manager answers by timeoutMs; the grace bounds a manager that never does (ECSTO)
     const outcomes = this.#broadcasts.open(timeoutMs + BROADCAST_GRACE_MS, signal, (_, why) => {

@@ -1,6 +1,7 @@
 import * as assert from 'uvu/assert'
 import { createServer, type Socket } from 'node:net'
 import { queryObjects } from 'node:v8'
+import { Job } from '../../index.js'
 import { deferred, nextEvent, rejectsWith, suite } from '../harness.js'
 import { Grid } from './grid.js'
 
@@ -82,5 +83,36 @@ t.test('close() aborts a reconnect dial stuck in its handshake and closes its so
   await client.close()
   await hungUp
 }, FAST_MS * 2)
+
+/** Checks that `start()` returns a promise that rejects with `code`, rather than throwing. */
+async function rejectsNotThrows(what: string, start: () => Promise<unknown>, code: string): Promise<void> {
+  let call: Promise<unknown> | undefined
+  try {
+    call = start()
+  } catch (err) {
+    assert.unreachable(`${what} threw ${(err as { code?: string }).code} instead of returning a rejected promise`)
+  }
+  await rejectsWith(call as Promise<unknown>, code)
+}
+
+class Idle extends Job {
+  async run() {
+    return 'idle'
+  }
+}
+
+t.test('broadcast(), job().run() and systemMessage() reject on a bad option or input, never throw', async () => {
+  const g = new Grid(t, 'mem')
+  await g.startManager()
+  const client = await g.client()
+  await rejectsNotThrows('broadcast timeout -1', () => client.broadcast('__x', 1, { timeout: -1 }), 'ECONFIG')
+  await rejectsNotThrows('broadcast min 1.5', () => client.broadcast('__x', 1, { min: 1.5 }), 'ECONFIG')
+  await rejectsNotThrows('broadcast signal "x"', () => client.broadcast('__x', 1, { signal: 'x' as never }), 'ECONFIG')
+  await rejectsNotThrows('broadcast of a function', () => client.broadcast('__x', () => 1), 'EPROTO')
+  await rejectsNotThrows('job of a non-Job', () => client.job(Object as never).run(), 'ECONFIG')
+  await rejectsNotThrows('job workers -1', () => client.job(Idle, { workers: -1 }).run(), 'ECONFIG')
+  await rejectsNotThrows('systemMessage options null', () => client.systemMessage('hi', null as never), 'ECONFIG')
+  await rejectsNotThrows('systemMessage to 5', () => client.systemMessage('hi', { to: 5 as never }), 'ECONFIG')
+}, FAST_MS)
 
 t.run()
