@@ -26,6 +26,7 @@ export const EXAMPLES: Envelope[] = [
   { k: Kind.Withdraw, id: 3 },
   { k: Kind.Assign, id: 4, name: 'resize', body, priority: 7, attempt: 2, runTimeoutMs: 1000 },
   { k: Kind.Revoke, id: 5 },
+  { k: Kind.Revoke, id: 5, reason: { code: 'ETO', message: 'ran longer than its runTimeout of 10 ms' } },
   { k: Kind.Done, id: 6, body, ms: 12.75 },
   { k: Kind.Failed, id: 7, err: { code: 'EWORKERLOST', message: 'gone' } },
   { k: Kind.Progress, id: 8, value: 0.5 },
