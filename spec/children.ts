@@ -49,6 +49,16 @@ export function closed(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })))
 }
 
+/** True while process `pid` exists (signal 0 only checks). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Stops a child we started: `signal`, then SIGKILL after a grace period; waits for its exit. */
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return

@@ -141,6 +141,24 @@ export function transportContract(name: string, driver: Driver): void {
     return { endpoint, client, server, clientSink, serverSink }
   }
 
+  /** A listener that counts the connections it accepts, closed after the test. */
+  async function countingListener() {
+    const counted = { accepted: 0 }
+    const endpoint = await driver.listen(options(), () => {
+      counted.accepted++
+      return new RecordingSink()
+    })
+    t.cleanup(() => endpoint.close())
+    return { endpoint, counted }
+  }
+
+  /** A raw peer on `endpoint`, destroyed after the test. */
+  async function rawTo(endpoint: { raw(): Promise<Link> }): Promise<RawPeer> {
+    const raw = new RawPeer(await endpoint.raw())
+    t.cleanup(() => raw.destroy())
+    return raw
+  }
+
   t.test('both sides learn the node id the other proved', async () => {
     const { client, server } = await pair({ node: 'same-node-name' })
     assert.is(client.peerNode, 'same-node-name')
@@ -218,22 +236,16 @@ export function transportContract(name: string, driver: Driver): void {
   })
 
   t.test('a wrong key fails with EAUTH on the dialer and nothing reaches the listener', async () => {
-    let accepted = 0
-    const endpoint = await driver.listen(options(), () => {
-      accepted++
-      return new RecordingSink()
-    })
-    t.cleanup(() => endpoint.close())
+    const { endpoint, counted } = await countingListener()
     await rejectsWith(endpoint.dial(options({ key: frame('wrong key') }), new RecordingSink()), 'EAUTH')
     await rejectsWith(endpoint.dial(options({ key: new Uint8Array(0) }), new RecordingSink()), 'EAUTH')
-    assert.is(accepted, 0)
+    assert.is(counted.accepted, 0)
   })
 
   t.test('a peer with another protocol version is refused with EPROTO', async () => {
     const endpoint = await driver.listen(options(), () => new RecordingSink())
     t.cleanup(() => endpoint.close())
-    const raw = new RawPeer(await endpoint.raw())
-    t.cleanup(() => raw.destroy())
+    const raw = await rawTo(endpoint)
     raw.send({ k: Kind.Hello, v: PROTOCOL_VERSION + 1, node: 'future', nonce: newNonce() })
     const bye = (await raw.expect(Kind.Bye)) as Extract<Envelope, { k: 4 }>
     assert.is(bye.err.code, 'EPROTO')
@@ -241,28 +253,21 @@ export function transportContract(name: string, driver: Driver): void {
   })
 
   t.test('a frame before authentication is refused with EAUTH and never delivered', async () => {
-    let accepted = 0
-    const endpoint = await driver.listen(options(), () => {
-      accepted++
-      return new RecordingSink()
-    })
-    t.cleanup(() => endpoint.close())
-    const raw = new RawPeer(await endpoint.raw())
-    t.cleanup(() => raw.destroy())
+    const { endpoint, counted } = await countingListener()
+    const raw = await rawTo(endpoint)
     raw.send({ k: Kind.Hello, v: PROTOCOL_VERSION, node: 'sneaky', nonce: newNonce() })
     raw.send({ k: Kind.Tell, to: 'anyone', body: frame('x') })
     const bye = (await raw.expect(Kind.Bye)) as Extract<Envelope, { k: 4 }>
     assert.is(bye.err.code, 'EAUTH')
     await withDeadline(raw.closed.promise, 5000, 'raw link closed')
-    assert.is(accepted, 0)
+    assert.is(counted.accepted, 0)
   })
 
   t.test('a peer that never says hello is dropped after the handshake timeout', async () => {
     const clock = new ManualClock()
     const endpoint = await driver.listen(options({ handshakeTimeoutMs: 1000 }, clock), () => new RecordingSink())
     t.cleanup(() => endpoint.close())
-    const raw = new RawPeer(await endpoint.raw())
-    t.cleanup(() => raw.destroy())
+    const raw = await rawTo(endpoint)
     await raw.expect(Kind.Hello) // the listener spoke first; we stay silent
     clock.advance(1000)
     const bye = (await raw.expect(Kind.Bye)) as Extract<Envelope, { k: 4 }>
@@ -271,14 +276,8 @@ export function transportContract(name: string, driver: Driver): void {
   })
 
   t.test('closing the listener closes a connection still in its handshake; it is never accepted', async () => {
-    let accepted = 0
-    const endpoint = await driver.listen(options(), () => {
-      accepted++
-      return new RecordingSink()
-    })
-    t.cleanup(() => endpoint.close())
-    const raw = new RawPeer(await endpoint.raw())
-    t.cleanup(() => raw.destroy())
+    const { endpoint, counted } = await countingListener()
+    const raw = await rawTo(endpoint)
     const nonce = newNonce()
     raw.send({ k: Kind.Hello, v: PROTOCOL_VERSION, node: 'slow-peer', nonce })
     const hello = (await raw.expect(Kind.Hello)) as Extract<Envelope, { k: 0 }>
@@ -287,7 +286,7 @@ export function transportContract(name: string, driver: Driver): void {
     const transcript: Transcript = { dialerNonce: nonce, listenerNonce: hello.nonce, dialerNode: 'slow-peer', listenerNode: hello.node }
     raw.send({ k: Kind.Auth, proof: proofFor(frame('contract key'), 'dialer', transcript) })
     await withDeadline(raw.closed.promise, 1000, 'the handshaking link closed by the listener')
-    assert.is(accepted, 0)
+    assert.is(counted.accepted, 0)
   })
 
   t.test('heartbeats keep a quiet but live peer, and drop a silent one with ECLOSED', async () => {
@@ -297,8 +296,7 @@ export function transportContract(name: string, driver: Driver): void {
     const accepted = deferred()
     const endpoint = await driver.listen(options({ heartbeat: { intervalMs: 100, misses: 3 } }, clock), () => (accepted.resolve(), serverSink))
     t.cleanup(() => endpoint.close())
-    const raw = new RawPeer(await endpoint.raw())
-    t.cleanup(() => raw.destroy())
+    const raw = await rawTo(endpoint)
     await raw.handshake(key)
     await withDeadline(accepted.promise, 5000, 'the listener opened (its heartbeat starts then)')
     // one silent interval: the listener pings; answering keeps the connection
@@ -325,8 +323,7 @@ export function transportContract(name: string, driver: Driver): void {
     const accepted = deferred()
     const endpoint = await driver.listen(options({ heartbeat: { intervalMs: 100, misses: 1 } }, clock), () => (accepted.resolve(), serverSink))
     t.cleanup(() => endpoint.close())
-    const raw = new RawPeer(await endpoint.raw())
-    t.cleanup(() => raw.destroy())
+    const raw = await rawTo(endpoint)
     await raw.handshake(frame('contract key'))
     await withDeadline(accepted.promise, 5000, 'the listener opened (its heartbeat starts then)')
     clock.advance(100) // the interval of the handshake: heard
@@ -348,8 +345,7 @@ export function transportContract(name: string, driver: Driver): void {
     const serverSink = new RecordingSink()
     const endpoint = await driver.listen(options(), () => serverSink)
     t.cleanup(() => endpoint.close())
-    const raw = new RawPeer(await endpoint.raw())
-    t.cleanup(() => raw.destroy())
+    const raw = await rawTo(endpoint)
     await raw.handshake(frame('contract key'))
     raw.send({ k: Kind.Hello, v: 1, node: 'again', nonce: newNonce() })
     const why = await serverSink.whenClosed()

@@ -11,6 +11,7 @@ import { PoolCore, type PoolCoreOptions, type PoolUpstream } from '../../actors/
 import { ChildWorker, type Worker, type WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
 import { TroupeError } from '../../lib/errors.js'
+import { alive } from '../children.js'
 import { deferred, rejectsWith, suite, withDeadline } from '../harness.js'
 import { poolsJoined } from './grid.js'
 
@@ -87,15 +88,6 @@ async function childPidsFile(clock: ManualClock) {
     spawn: (_index: number, events: WorkerEvents) => ChildWorker.spawnProcess(config, events, clock),
     /** Every child started so far (each wrote its pid once its tasks loaded). */
     pids: (): number[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []),
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }
 

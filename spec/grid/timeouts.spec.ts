@@ -1,17 +1,9 @@
 import * as assert from 'uvu/assert'
 import { WorkerPool } from '../../index.js'
+import { alive } from '../children.js'
 import { probe } from '../fixtures/probe.js'
 import { deferred, nextEvent, rejectsWith, settlements, suite, withDeadline } from '../harness.js'
 import { FIXTURE_TASKS, Grid, schemes } from './grid.js'
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 for (const scheme of schemes) {
   const t = suite(`grid timeouts over ${scheme}://`)
