@@ -15,7 +15,7 @@ import { IdTable } from '../lib/id-table.js'
 import { PendingAsks } from '../lib/pending.js'
 import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
-import { MANAGER_ACTOR, hostNodeActor, type ManagerRequest, type SysMsgTarget } from './control.js'
+import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import type { Everyone, Job, JobClass, Outcome, ReportLine } from './job.js'
 import type { ManagerStats } from './manager.js'
 import type { NetworkOptions } from './network-options.js'
@@ -301,9 +301,7 @@ export class Client extends EventEmitter<ClientEvents> {
    * ids of the recipients that acknowledged it.
    */
   async systemMessage(msg: unknown, options?: { to?: SysMsgTarget }): Promise<string[]> {
-    const { to } = optionsObject('options', options)
-    if (to !== undefined && typeof to !== 'string') throw configError('to', "'manager', a node id or undefined", to)
-    return (await this.#control({ op: 'sysmsg', to, msg })) as string[]
+    return (await this.#control({ op: 'sysmsg', to: sysMsgTarget(options), msg })) as string[]
   }
 
   /**

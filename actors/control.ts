@@ -5,6 +5,8 @@
  * "resolves when every recipient has it" is an ask to each recipient. Tasks and broadcasts
  * use their own envelope kinds.
  */
+import { configError } from '../lib/errors.js'
+import { optionsObject } from '../lib/options.js'
 import type { ActorSystem } from './system.js'
 
 export const MANAGER_ACTOR = 'troupe.manager'
@@ -12,6 +14,16 @@ export const NODE_ACTOR = 'troupe.node'
 
 /** Who may receive a system message: the manager, one node by id, or everyone (undefined). */
 export type SysMsgTarget = 'manager' | string | undefined
+
+/**
+ * The `to` of `systemMessage(msg, options)`, checked.
+ * @throws TroupeError `ECONFIG`
+ */
+export function sysMsgTarget(options: { to?: SysMsgTarget } | undefined): SysMsgTarget {
+  const { to } = optionsObject('options', options)
+  if (to !== undefined && typeof to !== 'string') throw configError('to', "'manager', a node id or undefined", to)
+  return to
+}
 
 /** Requests to `troupe.manager`. */
 export type ManagerRequest =

@@ -9,7 +9,7 @@ import { Kind, toWireError, type Envelope, type WireError } from '../lib/envelop
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
 import { Broadcasts, type CastTarget } from './broadcasts.js'
-import { MANAGER_ACTOR, NODE_ACTOR, type ManagerRequest, type SysMsgTarget } from './control.js'
+import { MANAGER_ACTOR, NODE_ACTOR, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher, type ClientHandle, type Execution, type PoolHandle } from './dispatcher.js'
 import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
@@ -208,8 +208,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
    * Sends `msg` to `to` (`'manager'` is this manager itself, a node id, or everyone when
    * omitted) and resolves with the ids of the recipients that acknowledged it.
    */
-  systemMessage(msg: unknown, options: { to?: SysMsgTarget } = {}): Promise<string[]> {
-    return this.#deliverSysMsg(msg, options.to, this.id)
+  async systemMessage(msg: unknown, options?: { to?: SysMsgTarget }): Promise<string[]> {
+    return this.#deliverSysMsg(msg, sysMsgTarget(options), this.id)
   }
 
   /**

@@ -11,7 +11,7 @@ import { debug } from '../lib/debug.js'
 import { Kind, toWireError, type Envelope } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
-import { MANAGER_ACTOR, hostNodeActor, type SysMsgTarget } from './control.js'
+import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type SysMsgTarget } from './control.js'
 import { Manager, type CloseOptions, type LocalPoolReports, type ManagerStats } from './manager.js'
 import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
@@ -181,11 +181,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   /** Sends a system message (see `Client.systemMessage`). */
-  async systemMessage(msg: unknown, options: { to?: SysMsgTarget } = {}): Promise<string[]> {
+  async systemMessage(msg: unknown, options?: { to?: SysMsgTarget }): Promise<string[]> {
     if (this.#manager !== undefined) return this.#manager.systemMessage(msg, options)
+    const to = sysMsgTarget(options)
     const peer = this.#link?.peer
     if (peer === undefined) throw new TroupeError('ECLOSED', 'not connected to the manager')
-    return peer.ref(MANAGER_ACTOR).ask({ op: 'sysmsg', to: options.to, msg }) as Promise<string[]>
+    return peer.ref(MANAGER_ACTOR).ask({ op: 'sysmsg', to, msg }) as Promise<string[]>
   }
 
   /**

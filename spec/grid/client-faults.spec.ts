@@ -117,8 +117,13 @@ class Idle extends Job {
 
 t.test('broadcast(), job().run() and systemMessage() reject on a bad option or input, never throw', async () => {
   const g = new Grid(t, 'mem')
-  await g.startManager()
+  const manager = await g.startManager()
+  const pool = await g.pool()
   const client = await g.client()
+  for (const [who, node] of [['manager', manager], ['pool', pool]] as const) {
+    await rejectsNotThrows(`${who} systemMessage options null`, () => node.systemMessage('hi', null as never), 'ECONFIG')
+    await rejectsNotThrows(`${who} systemMessage to 5`, () => node.systemMessage('hi', { to: 5 as never }), 'ECONFIG')
+  }
   await rejectsNotThrows('broadcast timeout -1', () => client.broadcast('__x', 1, { timeout: -1 }), 'ECONFIG')
   await rejectsNotThrows('broadcast min 1.5', () => client.broadcast('__x', 1, { min: 1.5 }), 'ECONFIG')
   await rejectsNotThrows('broadcast signal "x"', () => client.broadcast('__x', 1, { signal: 'x' as never }), 'ECONFIG')
