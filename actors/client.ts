@@ -240,6 +240,8 @@ export class Client extends EventEmitter<ClientEvents> {
    * At most `concurrency` tasks are open at once; leaving the loop early cancels the rest.
    */
   async *each<R = unknown>(name: string, inputs: Iterable<unknown> | AsyncIterable<unknown>, options: EachOptions = {}): AsyncGenerator<EachResult<R>> {
+    const iterable = typeof inputs === 'object' && inputs !== null && (Symbol.asyncIterator in inputs || Symbol.iterator in inputs)
+    if (!iterable) throw configError('inputs', 'an iterable or async iterable', inputs)
     const { concurrency, ...runOptions } = options
     const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
     const group = callGroup(signalOption('signal', runOptions.signal), window)

@@ -130,6 +130,8 @@ t.test('broadcast(), job().run() and systemMessage() reject on a bad option or i
   await rejectsNotThrows('broadcast of a function', () => client.broadcast('__x', () => 1), 'EPROTO')
   await rejectsNotThrows('job of a non-Job', () => client.job(Object as never).run(), 'ECONFIG')
   await rejectsNotThrows('job workers -1', () => client.job(Idle, { workers: -1 }).run(), 'ECONFIG')
+  await rejectsWith(client.each('add', 5 as never)[Symbol.asyncIterator]().next(), 'ECONFIG')
+  await rejectsWith(client.each('add', null as never)[Symbol.asyncIterator]().next(), 'ECONFIG')
   await rejectsNotThrows('systemMessage options null', () => client.systemMessage('hi', null as never), 'ECONFIG')
   await rejectsNotThrows('systemMessage to 5', () => client.systemMessage('hi', { to: 5 as never }), 'ECONFIG')
 }, FAST_MS)
