@@ -3,6 +3,12 @@
  * (`clock.advance(5000)`) instead of sleeping.
  */
 
+/**
+ * The longest delay a Node timer takes (about 24.8 days); a longer one would fire at once.
+ * Duration options stop there, and the clock caps delays from the wire to it.
+ */
+export const MAX_DELAY_MS = 2 ** 31 - 1
+
 /** An opaque handle for a scheduled callback. */
 export type Timer = { readonly __timer: true }
 
@@ -22,7 +28,7 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(delayMs, fn, background = false) {
-    const handle = setTimeout(fn, delayMs)
+    const handle = setTimeout(fn, Math.min(delayMs, MAX_DELAY_MS))
     if (background) handle.unref()
     return handle as unknown as Timer
   },

@@ -2,6 +2,7 @@
  * Checks for public options: each fails fast with `ECONFIG` naming the option, what it
  * expects and what arrived, as Node's own `ERR_INVALID_ARG_TYPE` does.
  */
+import { MAX_DELAY_MS } from './clock.js'
 import { configError } from './errors.js'
 
 /** An integer in [min, max], or `fallback` when undefined. */
@@ -13,13 +14,13 @@ export function integerOption(name: string, value: unknown, fallback: number, mi
   return value
 }
 
-/** A whole number of milliseconds above zero, or `fallback` when undefined. */
+/** A whole number of milliseconds from 1 to `MAX_DELAY_MS`, or `fallback` when undefined. */
 export function durationOption(name: string, value: unknown, fallback: number): number
 export function durationOption(name: string, value: unknown, fallback?: undefined): number | undefined
 export function durationOption(name: string, value: unknown, fallback?: number): number | undefined {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw configError(name, 'a number of milliseconds above 0', value)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_DELAY_MS) {
+    throw configError(name, `a number of milliseconds above 0, at most ${MAX_DELAY_MS} (24.8 days)`, value)
   }
   return Math.ceil(value)
 }

@@ -141,7 +141,8 @@ for (const scheme of schemes) {
 
   t.test('bad run options fail with ECONFIG before anything is sent', async () => {
     const { client, manager } = await grid()
-    for (const options of [{ priority: NaN }, { timeout: -1 }, { runTimeout: 'x' }, { key: 5 }, { signal: {} }, { onProgress: 1 }]) {
+    const beyondTimers = 2 ** 31 // a Node timer would fire at once
+    for (const options of [{ priority: NaN }, { timeout: -1 }, { runTimeout: 'x' }, { key: 5 }, { signal: {} }, { onProgress: 1 }, { timeout: beyondTimers }, { assignTimeout: beyondTimers }]) {
       await rejectsWith(client.run('add', [1, 1], options as never), 'ECONFIG')
     }
     await rejectsWith(client.run('', 1), 'ECONFIG')

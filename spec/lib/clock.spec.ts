@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert'
-import { ManualClock, systemClock } from '../../lib/clock.js'
+import { MAX_DELAY_MS, ManualClock, systemClock } from '../../lib/clock.js'
 import { deferred, suite } from '../harness.js'
 
 const t = suite('clock')
@@ -38,6 +38,21 @@ t.test('systemClock timers fire and can be cleared', async () => {
   systemClock.clearTimer(cleared)
   systemClock.setTimer(5, () => fired.resolve(systemClock.now() - start), true)
   assert.ok((await fired.promise) >= 4)
+})
+
+t.test('systemClock caps a delay past what Node timers take, instead of firing at once', async () => {
+  const warnings: string[] = []
+  const onWarning = (w: Error): number => warnings.push(w.name)
+  process.on('warning', onWarning)
+  let fired = false
+  const timer = systemClock.setTimer(MAX_DELAY_MS + 1000, () => (fired = true))
+  const check = deferred()
+  systemClock.setTimer(20, () => check.resolve()) // well past the 1 ms an overflowed timer waits
+  await check.promise
+  systemClock.clearTimer(timer)
+  process.off('warning', onWarning)
+  assert.is(fired, false)
+  assert.not.ok(warnings.includes('TimeoutOverflowWarning'))
 })
 
 t.run()
