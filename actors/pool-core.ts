@@ -93,7 +93,8 @@ export class PoolCore {
   readonly #runs = new IdTable<Run>()
   readonly #byUpstream = new IdTable<Run>()
   readonly #castsByUpstream = new IdTable<Run>()
-  // runs that timed out (or were abandoned) and have not ended: they still hold their slot
+  // task runs that timed out (or were abandoned) and have not ended: they still hold their slot.
+  // A stuck cast holds none: broadcasts run outside the capacity, so they never take from it.
   #stuck = 0
   #nextLocal = 1
   #reportedCapacity: number
@@ -127,7 +128,7 @@ export class PoolCore {
     return this.#runs.size
   }
 
-  /** Tasks the pool can take now: its capacity less dead workers' share and stuck runs. */
+  /** Tasks the pool can take now: its capacity less dead workers' share and stuck task runs. */
   get capacity(): number {
     let alive = 0
     for (const slot of this.#slots) if (slot.worker !== undefined) alive++
@@ -193,8 +194,7 @@ export class PoolCore {
   abandonAll(reason: TroupeError): void {
     for (const byId of [this.#byUpstream, this.#castsByUpstream]) {
       for (const run of byId.drain()) {
-        run.timedOut = true // nothing more goes upstream for it; its run timeout only kills (#timedOut)
-        this.#stuck++
+        this.#orphan(run) // nothing more goes upstream for it; its run timeout only kills (#timedOut)
         run.slot.worker?.abort(run.localId, reason)
       }
     }
@@ -237,8 +237,7 @@ export class PoolCore {
     // An abandoned run was aborted and counted stuck already, and upstream forgot its id (which a
     // new manager gives to another task): only its deadline is left to keep.
     if (!run.timedOut) {
-      run.timedOut = true
-      this.#stuck++
+      this.#orphan(run)
       this.#upstreamIds(run).take(run.upstreamId)
       const err = new TroupeError('ETO', `the ${run.cast ? 'subtask' : 'task'} ran longer than its ${run.cast ? 'broadcast timeout' : 'runTimeout'} of ${ms} ms`)
       run.slot.worker?.abort(run.localId, err)
@@ -252,6 +251,12 @@ export class PoolCore {
     })
   }
 
+  /** Upstream hears no more of `run`, which still runs: a task's keeps its slot until it ends. */
+  #orphan(run: Run): void {
+    run.timedOut = true
+    if (!run.cast) this.#stuck++
+  }
+
   /** A run ended one way or another; true when it should still be reported upstream. */
   #end(localId: number): Run | undefined {
     const run = this.#runs.take(localId)
@@ -259,10 +264,11 @@ export class PoolCore {
     run.slot.running--
     this.#o.clock.clearTimer(run.runTimer)
     this.#o.clock.clearTimer(run.killTimer)
-    if (run.timedOut) {
+    if (!run.timedOut) this.#upstreamIds(run).take(run.upstreamId)
+    else if (!run.cast) {
       this.#stuck--
       this.#capacityChanged()
-    } else this.#upstreamIds(run).take(run.upstreamId)
+    }
     if (this.#runs.size === 0 && this.#whenIdle.length > 0) for (const resolve of this.#whenIdle.splice(0)) resolve()
     return run.timedOut ? undefined : run
   }

@@ -1,0 +1,111 @@
+/**
+ * Broadcasts and jobs at their edges: runs that outlive their broadcast, outcomes that fit a
+ * frame one by one but not together, report lines of failed and concurrent runs, and names
+ * that are not subtasks.
+ */
+import * as assert from 'uvu/assert'
+import { Client, Manager, WorkerPool, defineTasks } from '../../index.js'
+import type { Assignment } from '../../actors/task-executor.js'
+import { PoolCore, type PoolUpstream } from '../../actors/pool-core.js'
+import type { Worker, WorkerEvents } from '../../actors/workers.js'
+import { ManualClock } from '../../lib/clock.js'
+import { TroupeError } from '../../lib/errors.js'
+import { poolsJoined } from '../grid/grid.js'
+import { memoryUrl } from '../transports/drivers.js'
+import { deferred, suite } from '../harness.js'
+
+const t = suite('broadcast faults')
+
+/** A worker that runs nothing: its runs last until the test ends them. */
+class IdleWorker implements Worker {
+  readonly events: WorkerEvents
+  readonly started: Assignment[] = []
+  kills = 0
+
+  constructor(events: WorkerEvents) {
+    this.events = events
+  }
+
+  start(a: Assignment): void {
+    this.started.push(a)
+  }
+
+  abort(): void {}
+  release(): void {}
+  kill(): void {
+    this.kills++
+  }
+
+  async close(): Promise<void> {}
+}
+
+const quietUpstream: PoolUpstream = {
+  done: () => {},
+  failed: () => {},
+  progress: () => {},
+  capacity: () => {},
+  castDone: () => {},
+  castFailed: () => {},
+  barrier: () => {},
+}
+
+/** A manager, inline pools of `tasks`, and a client, all closed after the test. */
+async function grid(tasks: Record<string, unknown>, pools = 1, { maxFrame, capacity }: { maxFrame?: number; capacity?: number } = {}) {
+  const manager = await Manager.start({ listen: memoryUrl(), maxFrame })
+  t.cleanup(() => manager.close())
+  const started = await Promise.all(
+    Array.from({ length: pools }, () => WorkerPool.start({ manager: manager.address, mode: 'inline', workers: 1, tasks: defineTasks(tasks as never), maxFrame, capacity })),
+  )
+  for (const pool of started) t.cleanup(() => pool.close())
+  await poolsJoined(manager, pools)
+  const client = await Client.connect(manager.address, { maxFrame })
+  t.cleanup(() => client.close())
+  return { manager, pools: started, client }
+}
+
+t.test('a broadcast run that outlives its timeout or is abandoned takes nothing from the task capacity, and is still killed', async () => {
+  const clock = new ManualClock()
+  const workers: IdleWorker[] = []
+  const core = await PoolCore.start({
+    workers: 1,
+    capacity: 2,
+    taskTimeoutKillMs: 1000,
+    respawn: { initialDelayMs: 100, maxDelayMs: 1000 },
+    clock,
+    spawn: async (_index, events) => {
+      const worker = new IdleWorker(events)
+      workers.push(worker)
+      return worker
+    },
+  }, quietUpstream)
+  t.cleanup(() => core.close())
+  const [worker] = workers as [IdleWorker]
+  core.cast({ id: 1, name: '__hang', body: new Uint8Array(), timeoutMs: 500 })
+  clock.advance(500) // past the broadcast timeout: it ignores its signal
+  assert.is(core.capacity, 2)
+  clock.advance(1000) // past taskTimeoutKill: a process or thread is killed as for a task
+  assert.is(worker.kills, 1)
+  core.cast({ id: 2, name: '__hang', body: new Uint8Array(), timeoutMs: 500 })
+  core.abandonAll(new TroupeError('ECLOSED', 'the pool lost its manager'))
+  assert.is(core.capacity, 2)
+  for (const run of worker.started) worker.events.failed(run.id, { code: 'EWORKERLOST', message: 'killed' })
+  assert.is(core.capacity, 2)
+})
+
+t.test('an inline pool keeps its task capacity after a broadcast run that never returns', async () => {
+  const aborted = deferred()
+  const { pools, client } = await grid({
+    __hang: (_: null, ctx: { signal: AbortSignal }) => {
+      ctx.signal.addEventListener('abort', () => aborted.resolve())
+      return new Promise(() => {})
+    },
+    add: ([a, b]: [number, number]) => a + b,
+  }, 1, { capacity: 1 })
+  const [outcome] = await client.broadcast('__hang', null, { timeout: 100 })
+  assert.is(!outcome?.ok && outcome?.error.code, 'ETO')
+  await aborted.promise // the pool's own deadline passed: the run is stuck for good
+  assert.is((pools[0] as WorkerPool).stats().capacity, 1)
+  assert.is(await client.run('add', [1, 2], { assignTimeout: 1000 }), 3)
+})
+
+t.run()
