@@ -89,6 +89,25 @@ export function isJobClass(value: unknown): value is new () => Job {
   return typeof value === 'function' && (value as unknown as Record<symbol, unknown>)[JOB_MARK] === true
 }
 
+/**
+ * Whether `method` is a subtask of the job `Class`: a method named `__something` that the job's
+ * own classes define. Names `Job` and `Object` define (`__lookupGetter__`, ...) are not, or any
+ * client could call them on the pools.
+ */
+export function isSubtask(Class: new () => Job, method: string): boolean {
+  if (!method.startsWith('__')) return false
+  for (let proto: object | null = Class.prototype; proto !== null && proto !== Object.prototype && !isJobBase(proto); proto = Object.getPrototypeOf(proto)) {
+    if (typeof Object.getOwnPropertyDescriptor(proto, method)?.value === 'function') return true
+  }
+  return false
+}
+
+/** `Job.prototype`, of whichever copy of this file: its class carries the mark itself, subclasses inherit it. */
+function isJobBase(proto: object): boolean {
+  const owner: unknown = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value
+  return typeof owner === 'function' && Object.hasOwn(owner, JOB_MARK)
+}
+
 /** Takes the lines reported so far (the next collection starts empty). */
 export function takeReports(job: object): ReportLine[] {
   const holder = job as { [REPORTS]?: ReportLine[] }

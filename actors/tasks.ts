@@ -4,7 +4,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { TroupeError } from '../lib/errors.js'
-import { isJobClass, jobRuns, takeReports, type Job, type JobRun } from './job.js'
+import { isJobClass, isSubtask, jobRuns, takeReports, type Job, type JobRun } from './job.js'
 
 /** What a task receives besides its input. */
 export interface TaskContext {
@@ -157,7 +157,7 @@ export class TaskRunner {
     const Class = parsed === undefined ? undefined : this.#jobs.get(parsed.className)
     if (parsed === undefined || Class === undefined) return undefined // a plain task, perhaps with a dot in its name
     const { className, method } = parsed
-    if (method !== undefined && (!method.startsWith('__') || typeof (Class.prototype as Record<string, unknown>)[method] !== 'function')) {
+    if (method !== undefined && !isSubtask(Class, method)) {
       return new TroupeError('ENOTASK', `job "${className}" has no subtask "${method}" (subtasks are methods named __something)`)
     }
     const instance = (): Job => {

@@ -4,7 +4,7 @@
  * that are not subtasks.
  */
 import * as assert from 'uvu/assert'
-import { Client, Manager, WorkerPool, defineTasks } from '../../index.js'
+import { Client, Job, Manager, WorkerPool, defineTasks, type Everyone, type Outcome } from '../../index.js'
 import type { Assignment } from '../../actors/task-executor.js'
 import { PoolCore, type PoolUpstream } from '../../actors/pool-core.js'
 import type { Worker, WorkerEvents } from '../../actors/workers.js'
@@ -106,6 +106,36 @@ t.test('an inline pool keeps its task capacity after a broadcast run that never 
   await aborted.promise // the pool's own deadline passed: the run is stuck for good
   assert.is((pools[0] as WorkerPool).stats().capacity, 1)
   assert.is(await client.run('add', [1, 2], { assignTimeout: 1000 }), 3)
+})
+
+abstract class Parent extends Job {
+  async __inherited(): Promise<string> {
+    return 'inherited'
+  }
+}
+
+class Probe extends Parent {
+  /** What each name gave on the pool: the value, or the error's code and remote code. */
+  async run(all: Everyone<Probe>): Promise<Record<string, unknown[]>> {
+    type Broadcaster = (...args: unknown[]) => Promise<Outcome<unknown>[]>
+    const named = (name: string): Broadcaster => (all as unknown as Record<string, Broadcaster>)[name] as Broadcaster
+    const show = (outcomes: Outcome<unknown>[]): unknown[] => outcomes.map((o) => (o.ok ? o.value : [o.error.code, o.error.remoteCode]))
+    return {
+      inherited: show(await all.__inherited()),
+      lookupGetter: show(await named('__lookupGetter__')('x')),
+      defineGetter: show(await named('__defineGetter__')('x', 1)),
+    }
+  }
+}
+
+t.test("Object.prototype's __methods are not subtasks: ENOTASK like any unknown name", async () => {
+  const { client } = await grid({ Probe })
+  const { value } = await client.job(Probe).run()
+  assert.equal(value, {
+    inherited: ['inherited'],
+    lookupGetter: [['ETASK', 'ENOTASK']],
+    defineGetter: [['ETASK', 'ENOTASK']],
+  })
 })
 
 t.run()
