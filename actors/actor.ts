@@ -4,7 +4,7 @@
  * answer is answered exactly once: with the handler's result, its error (`ETASK`), or `ECLOSED`
  * when the actor stops first.
  */
-import { TroupeError } from '../lib/errors.js'
+import { TroupeError, asError } from '../lib/errors.js'
 import { RingBuffer } from '../lib/ring.js'
 import { isThenable } from '../lib/thenable.js'
 
@@ -136,13 +136,10 @@ export class Actor {
       }
       if (isThenable(result)) {
         if (this.#overlap) {
-          result.then((value) => letter.resolve(value), (err: unknown) => this.#failed(letter, err ?? new Error('rejected with ' + String(err))))
+          result.then((value) => letter.resolve(value), (err: unknown) => this.#failed(letter, err))
           continue
         }
-        result.then(
-          (value) => this.#resume(letter, null, value),
-          (err: unknown) => this.#resume(letter, err ?? new Error('rejected with ' + String(err)), undefined),
-        )
+        result.then((value) => this.#resumed(letter, value), (err: unknown) => this.#resumedAfterFailure(letter, err))
         return
       }
       letter.resolve(result)
@@ -152,11 +149,16 @@ export class Actor {
     this.#context.letter = undefined
   }
 
-  #resume(letter: Letter, err: unknown, value: unknown): void {
-    if (err === null) letter.resolve(value)
-    else this.#failed(letter, err)
-    if (this.#stopped) return
-    this.#drain()
+  #resumed(letter: Letter, value: unknown): void {
+    letter.resolve(value)
+    if (!this.#stopped) this.#drain()
+  }
+
+  // a separate path rather than a null error: a handler may reject with null or undefined, and
+  // that must read as it does when thrown synchronously
+  #resumedAfterFailure(letter: Letter, err: unknown): void {
+    this.#failed(letter, err)
+    if (!this.#stopped) this.#drain()
   }
 
   #failed(letter: Letter, err: unknown): void {
@@ -204,7 +206,7 @@ class Context implements ActorContext<object> {
  * `TroupeError` from a nested call keeps its code as `remoteCode`).
  */
 export function handlerError(thrown: unknown): TroupeError {
-  const err = thrown instanceof Error ? (thrown as Error & { code?: unknown; data?: unknown }) : new Error(String(thrown))
+  const err = asError(thrown)
   const { code, data } = err as { code?: unknown; data?: unknown }
   return new TroupeError('ETASK', err.message, {
     cause: err,

@@ -51,9 +51,31 @@ export class TroupeError extends Error {
   }
 }
 
-/** Normalises anything caught into an `Error` (a thrown string or object becomes an `Error`). */
+/**
+ * Normalises anything caught into an `Error`, and never throws itself: anything can be thrown.
+ * A string or number becomes an `Error` with its text; a plain object keeps the `message`, `name`,
+ * `code` and `data` it carries as an error would; a value that has no text (a null-prototype
+ * object, a `toString` that throws) is described by its type.
+ */
 export function asError(caught: unknown): Error {
-  return caught instanceof Error ? caught : new Error(String(caught))
+  try {
+    if (caught instanceof Error) return caught
+    if (typeof caught === 'object' && caught !== null) return errorFromObject(caught)
+    return new Error(String(caught))
+  } catch {
+    return new Error(`a thrown ${typeof caught} that cannot be converted to text`)
+  }
+}
+
+// `throw { message, code }` means an error; reading its fields may throw (getters, proxies), which
+// asError catches
+function errorFromObject(thrown: object): Error {
+  const { message, name, code, data } = thrown as { message?: unknown; name?: unknown; code?: unknown; data?: unknown }
+  const err = new Error(typeof message === 'string' ? message : String(thrown)) as Error & { code?: unknown; data?: unknown }
+  if (typeof name === 'string') err.name = name
+  if (code !== undefined) err.code = code
+  if (data !== undefined) err.data = data
+  return err
 }
 
 /** Options validation: `ECONFIG` naming the option, what it expects and what arrived. */

@@ -39,6 +39,18 @@ t.test('a thrown non-Error becomes an Error with its text', () => {
   assert.is(fromWireError(thrownToWire(42)).message, '42')
 })
 
+t.test('asError never throws: values without text are described, plain objects keep their fields', () => {
+  const throwingGetter = { get message(): string { throw new Error('getter') } }
+  for (const untextable of [Object.create(null), { toString: () => { throw new Error('no') } }, throwingGetter]) {
+    const err = asError(untextable)
+    assert.instance(err, Error)
+    assert.type(err.message, 'string')
+  }
+  const plain = asError({ message: 'm', name: 'N', code: 'E_X', data: [1] }) as Error & { code: unknown; data: unknown }
+  assert.equal([plain.message, plain.name, plain.code, plain.data], ['m', 'N', 'E_X', [1]])
+  assert.is(asError({ a: 1 }).message, '[object Object]')
+})
+
 t.test('a Troupe error keeps its own code on the wire; unencodable data is dropped, not fatal', () => {
   const back = fromWireError(toWireError(new TroupeError('EREJECTED', 'full', { data: () => 1 })))
   assert.is(back.code, 'EREJECTED')
