@@ -192,6 +192,41 @@ export class Broadcasts {
 }
 
 /**
+ * The outcomes, made to fit one frame. Each pool's answer fit a frame of its own, but all of
+ * them together may not: rather than lose every outcome, the largest give way to an `EFRAME`
+ * outcome, the fewest that make the rest fit (`fits` tells), so the caller still gets one
+ * outcome per pool. Undefined when not even that fits (`EFRAME` outcomes of very many pools).
+ * Call it once the whole did not fit: it tries log2(pools) trimmed lists, not one per pool.
+ */
+export function fitOutcomes(outcomes: readonly WireOutcome[], fits: (outcomes: WireOutcome[]) => boolean): WireOutcome[] | undefined {
+  const largestFirst = outcomes.map((_, index) => index).sort((a, b) => outcomeBytes(outcomes[b]) - outcomeBytes(outcomes[a]))
+  const withoutLargest = (count: number): WireOutcome[] => {
+    const trimmed = outcomes.slice()
+    for (const index of largestFirst.slice(0, count)) {
+      trimmed[index] = { worker: (outcomes[index] as WireOutcome).worker, ok: false, err: { code: 'EFRAME', message: 'left out: the outcomes of all pools together exceeded maxFrame' } }
+    }
+    return trimmed
+  }
+  let tooFew = 0 // the whole did not fit
+  let enough = outcomes.length
+  if (!fits(withoutLargest(enough))) return undefined
+  while (enough - tooFew > 1) {
+    const count = (tooFew + enough) >>> 1
+    if (fits(withoutLargest(count))) enough = count
+    else tooFew = count
+  }
+  return withoutLargest(enough)
+}
+
+/** About what an outcome adds to a frame: enough to tell the large from the small. */
+function outcomeBytes(outcome: WireOutcome | undefined): number {
+  if (outcome === undefined) return 0
+  if (outcome.ok) return outcome.body.byteLength
+  const { message, stack, data } = outcome.err
+  return message.length + (stack?.length ?? 0) + (data?.byteLength ?? 0)
+}
+
+/**
  * An outcome's error is `ETASK`, `ETO` or `EWORKERLOST` (API.md §5); anything else that kept a
  * pool from answering (`ENOTASK`, `EFRAME`, ...) is that pool's `ETASK`, its own code kept as `remoteCode`.
  */

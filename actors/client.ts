@@ -72,7 +72,10 @@ export interface JobResult<V> {
   value: V
   /** Every broadcast's outcomes, in call order. */
   outcomes: Outcome<unknown>[][]
-  /** Every pool's `this.report()` lines, sorted by time. */
+  /**
+   * Every pool's `this.report()` lines, sorted by time. A pool whose lines could not be brought
+   * back (`EFRAME`: they did not fit maxFrame; `ETO`, `EWORKERLOST`) has one line saying so instead.
+   */
   reports: { worker: string; time: number; message: string }[]
 }
 
@@ -349,7 +352,7 @@ export class Client extends EventEmitter<ClientEvents> {
         const run = job.run as unknown as (all: Everyone<J>) => unknown
         const value = (await run.call(job, all)) as Awaited<ReturnType<J['run']>>
         const collected = await this.#broadcast(`${Class.name}${JOB_REPORTS_SUFFIX}`, null, { ...o, min: 0 })
-        const reports = collected.flatMap((c) => (c.ok ? (c.value as ReportLine[]).map((line) => ({ worker: c.worker, ...line })) : []))
+        const reports = collected.flatMap((c) => reportLines(c, Date.now()))
         reports.sort((a, b) => a.time - b.time)
         return { value, outcomes, reports }
       },
@@ -572,6 +575,14 @@ export class Client extends EventEmitter<ClientEvents> {
       throw e
     }
   }
+}
+
+/** A pool's report lines, or one line telling why they are lost (none from a pool without the job). */
+function reportLines(collected: Outcome<unknown>, now: number): JobResult<unknown>['reports'] {
+  const { worker } = collected
+  if (collected.ok) return (collected.value as ReportLine[]).map((line) => ({ worker, ...line }))
+  if (collected.error.remoteCode === 'ENOTASK') return []
+  return [{ worker, time: now, message: `report lines lost: ${collected.error.remoteCode ?? collected.error.code}: ${collected.error.message}` }]
 }
 
 /** A pool's answer as the caller sees it: the result decoded, or the error rebuilt. */

@@ -7,7 +7,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { TroupeError } from '../lib/errors.js'
 
-/** One pool's answer to one broadcast: never a throw, so one pool cannot sink the others. */
+/**
+ * One pool's answer to one broadcast: never a throw, so one pool cannot sink the others. An
+ * error's code is `ETASK`, `ETO`, `EWORKERLOST`, or `EFRAME` when this answer was left out
+ * because the outcomes of all pools together exceeded maxFrame (the largest give way).
+ */
 export type Outcome<T> =
   | { worker: string; ok: true; value: T; ms: number }
   | { worker: string; ok: false; error: TroupeError }

@@ -5,10 +5,10 @@
  */
 import { EventEmitter } from 'eventemitter3'
 import { debug } from '../lib/debug.js'
-import { Kind, toWireError, type Envelope, type WireError } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, toWireError, type Envelope, type WireError, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
-import { Broadcasts, type CastTarget } from './broadcasts.js'
+import { Broadcasts, fitOutcomes, type CastTarget } from './broadcasts.js'
 import { MANAGER_ACTOR, NODE_ACTOR, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher, type ClientHandle, type Execution, type PoolHandle } from './dispatcher.js'
 import type { NetworkOptions } from './network-options.js'
@@ -284,10 +284,14 @@ export class Manager extends EventEmitter<ManagerEvents> {
         const failed = (err: TroupeError): void => void peer.send({ k: Kind.BroadcastFailed, id, err: toWireError(err) })
         this.#broadcasts.start([...this.#castTargets.values()], env.name, env.body, env.timeoutMs, env.min, peer, id).then((outcomes) => {
           if (outcomes === null) return // withdrawn: the client stopped waiting
+          const done = (list: WireOutcome[]): Envelope => ({ k: Kind.BroadcastDone, id, outcomes: list })
           try {
-            peer.send({ k: Kind.BroadcastDone, id, outcomes })
+            peer.send(done(outcomes))
           } catch (err) {
-            failed(err as TroupeError) // EFRAME: the outcomes together do not fit a frame
+            // EFRAME: every answer fit a frame, not all of them together; the largest give way
+            const fitted = fitOutcomes(outcomes, (trimmed) => fitsFrame(peer, done(trimmed)))
+            if (fitted === undefined) failed(err as TroupeError)
+            else peer.send(done(fitted))
           }
         }, failed)
         return true
@@ -436,6 +440,16 @@ export interface LocalPoolReports {
   castDone(id: number, body: Uint8Array, ms: number): void
   castFailed(id: number, err: WireError): void
   barrier(id: number, name: string): void
+}
+
+/** Whether `env` fits a frame to `peer`; encodes it, sends nothing. */
+function fitsFrame(peer: Peer, env: Envelope): boolean {
+  try {
+    peer.checkPayload(encodeEnvelopeRange(env))
+    return true
+  } catch {
+    return false // EFRAME
+  }
 }
 
 /** Bound on each recipient's acknowledgement of a system message. */

@@ -6,9 +6,11 @@
 import * as assert from 'uvu/assert'
 import { Client, Job, Manager, WorkerPool, defineTasks, type Everyone, type Outcome } from '../../index.js'
 import type { Assignment } from '../../actors/task-executor.js'
+import { fitOutcomes } from '../../actors/broadcasts.js'
 import { PoolCore, type PoolUpstream } from '../../actors/pool-core.js'
 import type { Worker, WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
+import type { WireOutcome } from '../../lib/envelope.js'
 import { TroupeError } from '../../lib/errors.js'
 import { poolsJoined } from '../grid/grid.js'
 import { memoryUrl } from '../transports/drivers.js'
@@ -106,6 +108,44 @@ t.test('an inline pool keeps its task capacity after a broadcast run that never 
   await aborted.promise // the pool's own deadline passed: the run is stuck for good
   assert.is((pools[0] as WorkerPool).stats().capacity, 1)
   assert.is(await client.run('add', [1, 2], { assignTimeout: 1000 }), 3)
+})
+
+t.test('outcomes that do not fit one frame together: the fewest, largest give way to EFRAME outcomes', () => {
+  const answer = (worker: string, bytes: number): WireOutcome => ({ worker, ok: true, body: new Uint8Array(bytes), ms: 1 })
+  const outcomes = [answer('a', 100), answer('b', 900), answer('c', 500), answer('d', 50)]
+  const bytes = (list: WireOutcome[]): number => list.reduce((sum, o) => sum + (o.ok ? o.body.byteLength : 10), 0)
+  const shown = (list: WireOutcome[] | undefined): unknown[] | undefined => list?.map((o) => (o.ok ? o.body.byteLength : o.err.code))
+  assert.equal(shown(fitOutcomes(outcomes, (list) => bytes(list) <= 700)), [100, 'EFRAME', 500, 50])
+  assert.equal(shown(fitOutcomes(outcomes, (list) => bytes(list) <= 200)), [100, 'EFRAME', 'EFRAME', 50])
+  assert.is(fitOutcomes(outcomes, () => false), undefined)
+})
+
+t.test('a broadcast whose answers fit a frame one by one but not together resolves, one outcome per pool', async () => {
+  const { client } = await grid({ __sized: (bytes: number) => 'x'.repeat(bytes) }, 3, { maxFrame: 16 * 1024 })
+  const outcomes = await client.broadcast<string>('__sized', 6000)
+  assert.equal(outcomes.map((o) => (o.ok ? o.value.length : o.error.code)).sort(), [6000, 6000, 'EFRAME'])
+})
+
+class Chatty extends Job {
+  async __talk(lines: number): Promise<number> {
+    for (let i = 0; i < lines; i++) this.report(`line ${i} `.padEnd(100, '.'))
+    return lines
+  }
+
+  async run(all: Everyone<Chatty>): Promise<number> {
+    return (await all.__talk(100)).filter((o) => o.ok).length
+  }
+}
+
+t.test("a job whose report lines do not fit one frame keeps its value, and says whose lines are lost", async () => {
+  const { client } = await grid({ Chatty }, 3, { maxFrame: 16 * 1024 }) // one pool's 100 lines fit, two do not
+  const { value, reports } = await client.job(Chatty).run()
+  assert.is(value, 3)
+  const byWorker = new Map<string, string[]>()
+  for (const r of reports) byWorker.set(r.worker, [...(byWorker.get(r.worker) ?? []), r.message])
+  const counts = [...byWorker.values()].map((lines) => lines.length).sort((a, b) => a - b)
+  assert.equal(counts, [1, 1, 100])
+  for (const lines of byWorker.values()) if (lines.length === 1) assert.match(lines[0] as string, /EFRAME/)
 })
 
 abstract class Parent extends Job {
