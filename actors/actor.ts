@@ -4,7 +4,7 @@
  * answer is answered exactly once: with the handler's result, its error (`ETASK`), or `ECLOSED`
  * when the actor stops first.
  */
-import { TroupeError, asError } from '../lib/errors.js'
+import { TroupeError, taskError } from '../lib/errors.js'
 import { RingBuffer } from '../lib/ring.js'
 import { isThenable } from '../lib/thenable.js'
 
@@ -163,7 +163,7 @@ export class Actor {
 
   #failed(letter: Letter, err: unknown): void {
     if (letter.answer === undefined) this.#onUnhandled(this.name, err)
-    else letter.reject(handlerError(err))
+    else letter.reject(taskError(err))
   }
 
   /** Stops taking letters and answers every waiting or running one with `why`. */
@@ -199,20 +199,4 @@ class Context implements ActorContext<object> {
     letter.controller ??= new AbortController()
     return letter.controller.signal
   }
-}
-
-/**
- * The asker's view of a handler's failure: always `ETASK`, carrying what was thrown (a
- * `TroupeError` from a nested call keeps its code as `remoteCode`).
- */
-export function handlerError(thrown: unknown): TroupeError {
-  const err = asError(thrown)
-  const { code, data } = err as { code?: unknown; data?: unknown }
-  return new TroupeError('ETASK', err.message, {
-    cause: err,
-    data,
-    remoteName: err.name,
-    remoteStack: err.stack,
-    remoteCode: typeof code === 'string' ? code : undefined,
-  })
 }

@@ -15,7 +15,6 @@ import {
   encodeTell,
   fromWireError,
   readEnvelope,
-  thrownToWire,
   toWireError,
   type Envelope,
   type WireError,
@@ -294,17 +293,12 @@ export class Peer implements FrameSink {
   /** Sends the failure of the peer's ask `id`. */
   answerError(id: number, err: TroupeError): void {
     if (this.#inbound.take(id) === undefined || this.#closed) return
-    this.#answerFail(id, err.code === 'ETASK' ? thrownFromTask(err) : toWireError(err))
+    this.#answerFail(id, toWireError(err))
   }
 
   #answerFail(id: number, err: WireError): void {
     if (!this.#closed) this.send({ k: Kind.Fail, id, err })
   }
-}
-
-/** The wire form of an `ETASK` built locally by `handlerError`: the thrown error, as thrown. */
-function thrownFromTask(err: TroupeError): WireError {
-  return err.cause instanceof Error ? thrownToWire(err.cause) : toWireError(err)
 }
 
 /** Routes an actor's answer back over the connection the ask came from. */

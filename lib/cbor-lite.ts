@@ -129,7 +129,10 @@ export class CborWriter implements ByteRange {
     this.#pos += 8
   }
 
+  // text() and bytesOf() check their input before moving the write position: an item of the
+  // wrong type (a number where text belongs) would leave it NaN for every later frame
   text(s: string): void {
+    if (typeof s !== 'string') throw new CborError(`expected a string, got ${typeof s}`)
     const n = s.length
     this.#room(9 + n * 3)
     // ASCII is written by hand (names and ids, the usual case); anything else by TextEncoder
@@ -157,6 +160,7 @@ export class CborWriter implements ByteRange {
   /** A byte string holding bytes [start, end) of `src`. */
   bytesOf(src: Uint8Array, start: number, end: number): void {
     const n = end - start
+    if (!(n >= 0)) throw new CborError(`expected a byte range, got ${start}..${end}`)
     this.#room(9 + n)
     this.#head(MAJOR_BYTES, n)
     const b = this.#buf

@@ -9,7 +9,7 @@
  */
 import { CborError, CborReader, CborWriter, type ByteRange } from './cbor-lite.js'
 import { decodeValue, encodeValue } from './codec.js'
-import { TroupeError, asError, isErrorCode, type ErrorCode } from './errors.js'
+import { TroupeError, asError, isErrorCode, taskError, type ErrorCode } from './errors.js'
 
 /** Bump only for an incompatible change; `Hello` carries it and a mismatch is refused with `EPROTO`. */
 export const PROTOCOL_VERSION = 1
@@ -513,12 +513,7 @@ export function toWireError(err: TroupeError): WireError {
  * error's name, message, stack, own `code` and `data`.
  */
 export function thrownToWire(thrown: unknown): WireError {
-  const err = asError(thrown) as Error & { code?: unknown; data?: unknown }
-  const wire: WireError = { code: 'ETASK', message: err.message, name: err.name }
-  if (err.stack !== undefined) wire.stack = err.stack
-  if (typeof err.code === 'string') wire.remoteCode = err.code
-  if (err.data !== undefined) wire.data = encodeDataSafely(err.data)
-  return wire
+  return toWireError(taskError(thrown))
 }
 
 function encodeDataSafely(data: unknown): Uint8Array | undefined {

@@ -78,6 +78,36 @@ function errorFromObject(thrown: object): Error {
   return err
 }
 
+/**
+ * The asker's view of what a handler or task threw: `ETASK` with its message, and its name, stack,
+ * string `code` and `data` as `remoteName`, `remoteStack`, `remoteCode` and `data` (a `TroupeError`
+ * from a nested call keeps its code as `remoteCode`). Those fields travel as text, but a thrown
+ * error's own may be anything (`e.stack = null`, `e.name = 42`): a primitive becomes its text, and
+ * anything else is left out.
+ */
+export function taskError(thrown: unknown): TroupeError {
+  const err = asError(thrown)
+  try {
+    const { message, name, stack, code, data } = err as Error & { code?: unknown; data?: unknown }
+    return new TroupeError('ETASK', asText(message) ?? '', {
+      cause: err,
+      data,
+      remoteName: asText(name),
+      remoteStack: asText(stack),
+      remoteCode: typeof code === 'string' ? code : undefined,
+    })
+  } catch {
+    return new TroupeError('ETASK', 'a thrown error whose fields cannot be read', { cause: err }) // a getter threw
+  }
+}
+
+// only primitives: converting an object to text would run its own code, which may throw
+function asText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value
+  if (value === null || value === undefined || typeof value === 'object' || typeof value === 'function') return undefined
+  return String(value)
+}
+
 /** Options validation: `ECONFIG` naming the option, what it expects and what arrived. */
 export function configError(option: string, expected: string, received: unknown): TroupeError {
   return new TroupeError('ECONFIG', `option "${option}" must be ${expected}; received ${describe(received)}`)

@@ -5,7 +5,7 @@
  */
 import * as assert from 'uvu/assert'
 import { ActorSystem } from '../../index.js'
-import { nextEvent, rejectsWith, suite } from '../harness.js'
+import { nextEvent, rejectsWith, suite, unique } from '../harness.js'
 
 const t = suite('actor core: faults')
 const DEADLINE_MS = 2000
@@ -56,6 +56,29 @@ t.test('throwing undefined reads the same from a sync and an async handler', asy
   const [a, b] = await Promise.all([rejectsWith(sync.ask(1), 'ETASK'), rejectsWith(async.ask(1), 'ETASK')])
   assert.is(b.message, a.message)
   assert.is(b.remoteName, a.remoteName)
+}, DEADLINE_MS)
+
+async function connected(options: ConstructorParameters<typeof ActorSystem>[0] = {}) {
+  const server = system({ key: 'secret', ...options })
+  const client = system({ key: 'secret', ...options })
+  const peer = await client.connect(await server.listen(`mem://${unique('core-faults')}`))
+  return { server, peer }
+}
+
+t.test('a remote ask: a thrown error whose name, message or stack is not a string answers ETASK with text', async () => {
+  const { server, peer } = await connected()
+  server.spawn('odd-fields', (field: 'stack' | 'name' | 'message') => {
+    const err = new Error('boom')
+    Object.defineProperty(err, field, { value: field === 'stack' ? null : 42 })
+    throw err
+  })
+  server.spawn('echo', (m: unknown) => m)
+  const stackless = await rejectsWith(peer.ref('odd-fields').ask('stack'), 'ETASK')
+  assert.is(stackless.message, 'boom')
+  assert.is(stackless.remoteStack, undefined)
+  assert.is((await rejectsWith(peer.ref('odd-fields').ask('name'), 'ETASK')).remoteName, '42')
+  assert.is((await rejectsWith(peer.ref('odd-fields').ask('message'), 'ETASK')).message, '42')
+  assert.is(await peer.ref('echo').ask('still here'), 'still here')
 }, DEADLINE_MS)
 
 t.run()

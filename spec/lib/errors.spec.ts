@@ -1,7 +1,8 @@
 import * as assert from 'uvu/assert'
+import { CborWriter } from '../../lib/cbor-lite.js'
 import { encodeValue } from '../../lib/codec.js'
 import { ErrorCodes, TroupeError, asError, configError, isErrorCode } from '../../lib/errors.js'
-import { fromWireError, thrownToWire, toWireError } from '../../lib/envelope.js'
+import { Kind, encodeEnvelope, fromWireError, readEnvelope, thrownToWire, toWireError } from '../../lib/envelope.js'
 import { suite } from '../harness.js'
 
 const t = suite('errors')
@@ -49,6 +50,27 @@ t.test('asError never throws: values without text are described, plain objects k
   const plain = asError({ message: 'm', name: 'N', code: 'E_X', data: [1] }) as Error & { code: unknown; data: unknown }
   assert.equal([plain.message, plain.name, plain.code, plain.data], ['m', 'N', 'E_X', [1]])
   assert.is(asError({ a: 1 }).message, '[object Object]')
+})
+
+t.test('an error field of the wrong type fails its own frame only; the writer is intact for the next', () => {
+  const writer = new CborWriter()
+  writer.begin()
+  assert.throws(() => writer.text(7 as never))
+  assert.throws(() => writer.bytes({} as never))
+  assert.is(writer.end, writer.start, 'nothing written; the position is still a number')
+  assert.throws(() => encodeEnvelope({ k: Kind.Fail, id: 1, err: { code: 'ETASK', message: 7 as never } }))
+  const fail = { k: Kind.Fail, id: 2, err: { code: 'ETASK', message: 'fine' } } as const
+  const back = readEnvelope(encodeEnvelope(fail))
+  assert.equal(back, { k: Kind.Fail, id: 2, err: { code: 'ETASK', message: 'fine' } })
+})
+
+t.test('the fields of a thrown error that are not strings travel as text, or not at all', () => {
+  const odd = new Error('boom')
+  Object.defineProperty(odd, 'stack', { value: null })
+  Object.defineProperty(odd, 'name', { value: 42 })
+  Object.defineProperty(odd, 'message', { value: { not: 'text' } })
+  const wire = thrownToWire(odd)
+  assert.equal(wire, { code: 'ETASK', message: '', name: '42' })
 })
 
 t.test('a Troupe error keeps its own code on the wire; unencodable data is dropped, not fatal', () => {
