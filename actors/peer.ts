@@ -293,7 +293,15 @@ export class Peer implements FrameSink {
   /** Sends the failure of the peer's ask `id`. */
   answerError(id: number, err: TroupeError): void {
     if (this.#inbound.take(id) === undefined || this.#closed) return
-    this.#answerFail(id, toWireError(err))
+    try {
+      this.send({ k: Kind.Fail, id, err: toWireError(err) })
+    } catch (caught) {
+      // a thrown error too big for one frame (its message, stack or data): the asker still
+      // learns what happened, as for an answer that cannot be sent
+      const e = caught as TroupeError
+      const code = e.code === 'EFRAME' ? 'EFRAME' : 'ETASK'
+      this.#answerFail(id, { code, message: `the error cannot be sent: ${e.message}` })
+    }
   }
 
   #answerFail(id: number, err: WireError): void {

@@ -81,4 +81,17 @@ t.test('a remote ask: a thrown error whose name, message or stack is not a strin
   assert.is(await peer.ref('echo').ask('still here'), 'still here')
 }, DEADLINE_MS)
 
+t.test('a remote ask: a thrown error too big for one frame answers EFRAME, and the server goes on', async () => {
+  const { server, peer } = await connected({ maxFrame: 64 * 1024 })
+  const tooBig = 100 * 1024
+  server.spawn('big-error', (part: 'data' | 'message' | 'stack') => {
+    const err = part === 'message' ? new Error('m'.repeat(tooBig)) : Object.assign(new Error('big'), { data: new Uint8Array(tooBig) })
+    if (part === 'stack') Object.assign(err, { data: undefined, stack: 's'.repeat(tooBig) })
+    throw err
+  })
+  server.spawn('echo', (m: unknown) => m)
+  for (const part of ['data', 'message', 'stack']) await rejectsWith(peer.ref('big-error').ask(part), 'EFRAME')
+  assert.is(await peer.ref('echo').ask('still here'), 'still here')
+}, DEADLINE_MS)
+
 t.run()
