@@ -22,7 +22,7 @@ import type { NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { Reconnector, type ReconnectOption } from './reconnector.js'
 import { ActorSystem } from './system.js'
-import { EVAL_TASK, JOB_METHOD_SEPARATOR, JOB_REPORTS_SUFFIX, type TaskContext } from './tasks.js'
+import { EVAL_TASK, JOB_METHOD_SEPARATOR, JOB_REPORTS_SUFFIX, JOB_RUN_SEPARATOR, type TaskContext } from './tasks.js'
 
 /** Options of one call (API.md §4). */
 export interface RunOptions {
@@ -151,6 +151,8 @@ export class Client extends EventEmitter<ClientEvents> {
   #nextId = 1
   // broadcasts waiting for the manager's BroadcastDone; not re-sent after a reconnect (not idempotent)
   readonly #broadcasts: PendingAsks
+  // numbers this client's job runs; with its id, names each on the pools
+  #nextJobRun = 1
   #closing: Promise<void> | undefined
   // why the manager is gone for good (reconnect: false): nothing would ever send a later call
   #lostWhy: TroupeError | undefined
@@ -336,13 +338,18 @@ export class Client extends EventEmitter<ClientEvents> {
         const workers = integerOption('workers', o.workers, 0, 0)
         const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
         if (workers > 0) await this.#control({ op: 'awaitPools', count: workers, timeoutMs }, o.signal)
+        // the pools file report lines under the job run whose subtask made them, so that each run
+        // collects its own, even while other runs of the job overlap it
+        const jobRun = `${this.id}.${this.#nextJobRun++}`
+        const named = (what: string): string => `${Class.name}${what}${JOB_RUN_SEPARATOR}${jobRun}`
+        const collectReports = (): Promise<Outcome<unknown>[]> => this.#broadcast(named(JOB_REPORTS_SUFFIX), null, { ...o, min: 0 })
         const outcomes: Outcome<unknown>[][] = []
         const all = new Proxy({}, {
           get: (_, method) => {
             if (typeof method !== 'string' || !method.startsWith('__')) return undefined
             return async (...args: unknown[]) => {
               const slot = outcomes.push([]) - 1 // in call order, even for broadcasts made at once
-              const gathered = await this.#broadcast(`${Class.name}${JOB_METHOD_SEPARATOR}${method}`, args, o)
+              const gathered = await this.#broadcast(named(`${JOB_METHOD_SEPARATOR}${method}`), args, o)
               outcomes[slot] = gathered
               return gathered
             }
@@ -350,9 +357,16 @@ export class Client extends EventEmitter<ClientEvents> {
         }) as Everyone<J>
         const job = new (Class as unknown as new () => J)()
         const run = job.run as unknown as (all: Everyone<J>) => unknown
-        const value = (await run.call(job, all)) as Awaited<ReturnType<J['run']>>
-        const collected = await this.#broadcast(`${Class.name}${JOB_REPORTS_SUFFIX}`, null, { ...o, min: 0 })
-        const reports = collected.flatMap((c) => reportLines(c, Date.now()))
+        let value: Awaited<ReturnType<J['run']>>
+        try {
+          value = (await run.call(job, all)) as Awaited<ReturnType<J['run']>>
+        } catch (err) {
+          // a failed run's lines are taken off the pools all the same: left there, they would
+          // crowd later runs' lines out of each instance's bounded store
+          await collectReports().catch(() => {})
+          throw err
+        }
+        const reports = (await collectReports()).flatMap((c) => reportLines(c, Date.now()))
         reports.sort((a, b) => a.time - b.time)
         return { value, outcomes, reports }
       },

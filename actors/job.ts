@@ -33,20 +33,32 @@ export interface JobRun {
   barrier(name: string): Promise<void>
 }
 
+/** The subtask the code on an async path runs for. */
+export interface Subtask {
+  readonly run: JobRun
+  /** The caller's job run (one `client.job(J).run()`) it is part of: its report lines go there. */
+  readonly jobRun: string | undefined
+}
+
+/** A reported line, and the job run it goes to (undefined: reported outside a job run's subtask). */
+interface StoredLine extends ReportLine {
+  jobRun: string | undefined
+}
+
 // Keyed in the global symbol registry: a task module imports `Job` from the installed package,
 // and the pool running it may hold another copy of this file (sources under tsx, a bundled
 // app). Both copies must agree on what a job is and where the current run is.
 const JOB_MARK: unique symbol = Symbol.for('troupe.job') as never
 const REPORTS: unique symbol = Symbol.for('troupe.job.reports') as never
-const CURRENT_RUN: unique symbol = Symbol.for('troupe.job.run') as never
+const CURRENT_SUBTASK: unique symbol = Symbol.for('troupe.job.subtask') as never
 
 /** Lines kept per job instance between two collections; older ones are dropped. */
 const REPORT_LIMIT = 10_000
 
-/** Which subtask run the code on this async path belongs to. */
-export function jobRuns(): AsyncLocalStorage<JobRun> {
-  const registry = globalThis as { [CURRENT_RUN]?: AsyncLocalStorage<JobRun> }
-  return (registry[CURRENT_RUN] ??= new AsyncLocalStorage<JobRun>())
+/** Which subtask the code on this async path belongs to. */
+export function subtasks(): AsyncLocalStorage<Subtask> {
+  const registry = globalThis as { [CURRENT_SUBTASK]?: AsyncLocalStorage<Subtask> }
+  return (registry[CURRENT_SUBTASK] ??= new AsyncLocalStorage<Subtask>())
 }
 
 /**
@@ -59,13 +71,16 @@ export function jobRuns(): AsyncLocalStorage<JobRun> {
  */
 export abstract class Job {
   static readonly [JOB_MARK] = true
-  private [REPORTS]: ReportLine[] = []
+  private [REPORTS]: StoredLine[] = []
 
-  /** Records a timestamped line on this node; `client.job(...).run()` gathers them from every pool. */
+  /**
+   * Records a timestamped line on this node; `client.job(...).run()` gathers those of its own
+   * subtasks from every pool (and those reported outside any subtask).
+   */
   report(message: string): void {
     const lines = this[REPORTS]
     if (lines.length >= REPORT_LIMIT) lines.shift()
-    lines.push({ time: Date.now(), message: String(message) })
+    lines.push({ jobRun: subtasks().getStore()?.jobRun, time: Date.now(), message: String(message) })
   }
 
   /**
@@ -74,9 +89,9 @@ export abstract class Job {
    * @throws TroupeError `ECONFIG` outside a subtask; the run's abort reason when it times out.
    */
   barrier(name: string): Promise<void> {
-    const run = jobRuns().getStore()
-    if (run === undefined) return Promise.reject(new TroupeError('ECONFIG', 'barrier() works only inside a __subtask run by a broadcast'))
-    return run.barrier(String(name))
+    const subtask = subtasks().getStore()
+    if (subtask === undefined) return Promise.reject(new TroupeError('ECONFIG', 'barrier() works only inside a __subtask run by a broadcast'))
+    return subtask.run.barrier(String(name))
   }
 
   /**
@@ -112,10 +127,18 @@ function isJobBase(proto: object): boolean {
   return typeof owner === 'function' && Object.hasOwn(owner, JOB_MARK)
 }
 
-/** Takes the lines reported so far (the next collection starts empty). */
-export function takeReports(job: object): ReportLine[] {
-  const holder = job as { [REPORTS]?: ReportLine[] }
-  const lines = holder[REPORTS] ?? []
-  holder[REPORTS] = []
-  return lines
+/**
+ * Takes the lines of job run `jobRun`, and those reported outside any job run's subtask. Lines
+ * of other runs stay: runs of one job may overlap, from one client or several.
+ */
+export function takeReports(job: object, jobRun: string | undefined): ReportLine[] {
+  const holder = job as { [REPORTS]?: StoredLine[] }
+  const taken: ReportLine[] = []
+  const kept: StoredLine[] = []
+  for (const line of holder[REPORTS] ?? []) {
+    if (line.jobRun === undefined || line.jobRun === jobRun) taken.push({ time: line.time, message: line.message })
+    else kept.push(line)
+  }
+  holder[REPORTS] = kept
+  return taken
 }

@@ -4,7 +4,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { TroupeError } from '../lib/errors.js'
-import { isJobClass, isSubtask, jobRuns, takeReports, type Job, type JobRun } from './job.js'
+import { isJobClass, isSubtask, subtasks, takeReports, type Job, type JobRun } from './job.js'
 
 /** What a task receives besides its input. */
 export interface TaskContext {
@@ -110,18 +110,26 @@ export interface PreparedTask {
   input: unknown
 }
 
-/** Broadcasts name a job's subtask `Class.__method`, and its report collection `Class:reports`. */
+/**
+ * Broadcasts name a job's subtask `Class.__method`, and its report collection `Class:reports`,
+ * each followed by `@jobRun`: the caller's job run it is part of, whose report lines it records
+ * or collects.
+ */
 export const JOB_METHOD_SEPARATOR = '.'
 export const JOB_REPORTS_SUFFIX = ':reports'
+export const JOB_RUN_SEPARATOR = '@'
 
 /**
  * The job a broadcast name is for: `Class.__method` (a subtask, `method` set) or `Class:reports`
- * (no `method`); undefined for a name that names no job.
+ * (no `method`), with the job run after the last `@` if any; undefined for a name that names no job.
  */
-export function parseJobName(name: string): { className: string; method: string | undefined } | undefined {
-  if (name.endsWith(JOB_REPORTS_SUFFIX)) return { className: name.slice(0, -JOB_REPORTS_SUFFIX.length), method: undefined }
-  const dot = name.indexOf(JOB_METHOD_SEPARATOR)
-  return dot > 0 ? { className: name.slice(0, dot), method: name.slice(dot + 1) } : undefined
+export function parseJobName(name: string): { className: string; method: string | undefined; jobRun: string | undefined } | undefined {
+  const at = name.lastIndexOf(JOB_RUN_SEPARATOR)
+  const jobRun = at > 0 ? name.slice(at + 1) : undefined
+  const target = at > 0 ? name.slice(0, at) : name
+  if (target.endsWith(JOB_REPORTS_SUFFIX)) return { className: target.slice(0, -JOB_REPORTS_SUFFIX.length), method: undefined, jobRun }
+  const dot = target.indexOf(JOB_METHOD_SEPARATOR)
+  return dot > 0 ? { className: target.slice(0, dot), method: target.slice(dot + 1), jobRun } : undefined
 }
 
 /** Finds tasks by name in one task map, runs job subtasks, and compiles `eval` code where allowed. */
@@ -151,12 +159,12 @@ export class TaskRunner {
     return { fn: fn as TaskFunction<unknown, unknown>, input }
   }
 
-  /** `Class.__method` with its argument list, or `Class:reports`, on this worker's one instance of the job. */
+  /** `Class.__method@jobRun` with its argument list, or `Class:reports@jobRun`, on this worker's one instance of the job. */
   #prepareJob(name: string, input: unknown): PreparedTask | TroupeError | undefined {
     const parsed = parseJobName(name)
     const Class = parsed === undefined ? undefined : this.#jobs.get(parsed.className)
     if (parsed === undefined || Class === undefined) return undefined // a plain task, perhaps with a dot in its name
-    const { className, method } = parsed
+    const { className, method, jobRun } = parsed
     if (method !== undefined && !isSubtask(Class, method)) {
       return new TroupeError('ENOTASK', `job "${className}" has no subtask "${method}" (subtasks are methods named __something)`)
     }
@@ -165,11 +173,11 @@ export class TaskRunner {
       if (job === undefined) this.#instances.set(className, (job = new Class()))
       return job
     }
-    if (method === undefined) return { fn: () => takeReports(instance()), input }
+    if (method === undefined) return { fn: () => takeReports(instance(), jobRun), input }
     const args = Array.isArray(input) ? input : [input]
     const fn = (_: unknown, ctx: TaskContext): unknown => {
       const job = instance()
-      return jobRuns().run(ctx as unknown as JobRun, () => (job as unknown as Record<string, (...a: unknown[]) => unknown>)[method]?.(...args))
+      return subtasks().run({ run: ctx as unknown as JobRun, jobRun }, () => (job as unknown as Record<string, (...a: unknown[]) => unknown>)[method]?.(...args))
     }
     return { fn, input }
   }

@@ -148,6 +148,53 @@ t.test("a job whose report lines do not fit one frame keeps its value, and says 
   for (const lines of byWorker.values()) if (lines.length === 1) assert.match(lines[0] as string, /EFRAME/)
 })
 
+class Say extends Job {
+  async __say(word: string): Promise<void> {
+    this.report(word)
+  }
+
+  async run(all: Everyone<Say>): Promise<void> {
+    await all.__say('said')
+  }
+}
+
+/** `Say` with another schedule: the pools know the job as Say. */
+function sayingOtherwise<C extends abstract new () => Say>(Class: C): C {
+  return Object.defineProperty(Class, 'name', { value: 'Say' })
+}
+
+t.test("a run whose schedule throws leaves none of its report lines to the next run", async () => {
+  const { client } = await grid({ Say })
+  const Failing = sayingOtherwise(class extends Say {
+    override async run(all: Everyone<Say>): Promise<void> {
+      await all.__say('from the failed run')
+      throw new Error('the schedule failed')
+    }
+  })
+  await client.job(Failing).run().then(() => assert.unreachable('resolved'), (err: Error) => assert.match(err.message, /the schedule failed/))
+  const { reports } = await client.job(Say).run()
+  assert.equal(reports.map((r) => r.message), ['said'])
+})
+
+t.test('runs of one job that overlap each get their own report lines', async () => {
+  const { client } = await grid({ Say })
+  const said = deferred()
+  const finish = deferred()
+  const Held = sayingOtherwise(class extends Say {
+    override async run(all: Everyone<Say>): Promise<void> {
+      await all.__say('from the held run')
+      said.resolve()
+      await finish.promise
+    }
+  })
+  const held = client.job(Held).run()
+  await said.promise
+  const quick = await client.job(Say).run()
+  finish.resolve()
+  assert.equal(quick.reports.map((r) => r.message), ['said'])
+  assert.equal((await held).reports.map((r) => r.message), ['from the held run'])
+})
+
 abstract class Parent extends Job {
   async __inherited(): Promise<string> {
     return 'inherited'
