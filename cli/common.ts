@@ -126,7 +126,9 @@ export function serveUntilStopped(node: CliNode, drain: () => Promise<void>, io:
     }
     for (const s of SIGNALS) process.on(s, onSignal)
     node.on('sysmsg', (msg, from) => {
-      if (isStopMessage(msg)) stop(`stop from ${from}`)
+      // The acknowledgement goes out once this event is over; draining at once could close the
+      // connection it travels on (the manager's, when it is the node told to stop).
+      if (isStopMessage(msg)) setImmediate(stop, `stop from ${from}`)
     })
   })
 }

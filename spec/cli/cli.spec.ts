@@ -72,13 +72,13 @@ async function keyFile(dir: string, name: string, mode = 0o600): Promise<string>
 }
 
 /** A manager and one inline pool from the CLI; resolves with the manager's address. */
-async function grid(extra: { manager?: string[]; worker?: string[] } = {}): Promise<{ address: string; manager: Cli; worker: Cli; poolId: string }> {
+async function grid(extra: { manager?: string[]; worker?: string[] } = {}): Promise<{ address: string; manager: Cli; managerId: string; worker: Cli; poolId: string }> {
   const manager = troupe(['manager', '--listen', 'tcp://127.0.0.1:0', ...(extra.manager ?? [])])
-  const address = (await manager.line(/listening on (\S+)/))[1] as string
+  const [, managerId = '', address = ''] = await manager.line(/manager (\S+) listening on (\S+)/)
   const worker = troupe(['worker', '--manager', address, '--tasks', TASKS, '--mode', 'inline', ...(extra.worker ?? [])])
   const poolId = (await worker.line(/pool (\S+) working for/))[1] as string
   await manager.line(new RegExp(`pool ${poolId} joined`))
-  return { address, manager, worker, poolId }
+  return { address, manager, managerId, worker, poolId }
 }
 
 t.test("manager + worker + run add '[4,7]' prints 11; --verbose shows the debug log", async () => {
@@ -128,6 +128,18 @@ t.test('stop drains a pool and its process exits 0', async () => {
   const exit = await worker.done()
   assert.is(exit.code, 0, exit.err)
   assert.match(exit.out, /pool drained and closed/)
+})
+
+t.test('stop --all: every node acknowledges, drains and exits 0', async () => {
+  const { address, manager, managerId, worker, poolId } = await grid()
+  const stop = await troupe(['stop', '--all', '--manager', address]).done()
+  assert.is(stop.code, 0, stop.err)
+  assert.is(stop.out, `${poolId} is draining\n${managerId} is draining\n`)
+  for (const node of [worker, manager]) {
+    const exit = await node.done()
+    assert.is(exit.code, 0, exit.err)
+    assert.match(exit.out, /drained and closed/)
+  }
 })
 
 t.test('SIGTERM during 200 running tasks: all 200 finish, then the pool exits 0', async () => {
