@@ -10,7 +10,8 @@ import { isThenable } from '../lib/thenable.js'
 
 /**
  * What a handler sees besides the message. `S` is the actor's private state; it defaults to a
- * loose record so a handler can keep counters without declaring them (API.md §3).
+ * loose record so a handler can keep counters without declaring them (API.md §3). Each message
+ * has its own: read after an await, it still describes the message being handled.
  */
 export interface ActorContext<S extends object = Record<string, any>> {
   /** Private state, kept between messages. */
@@ -32,18 +33,27 @@ export interface Answer {
   reject(err: TroupeError): void
 }
 
+const NO_STATE = Object.freeze({})
+
 /**
- * A message waiting in a mailbox. One shape for every kind of letter (tell, local or remote
- * ask) so the mailbox loop stays monomorphic.
+ * A message waiting in a mailbox, then the `ctx` of the handler call for it: a context object
+ * per message would cost an allocation each, and one shared by the actor would point at another
+ * message by the time a handler reads it after an await. One shape for every kind of letter
+ * (tell, local or remote ask) so the mailbox loop stays monomorphic.
  */
-export class Letter {
+export class Letter implements ActorContext<object> {
   readonly message: unknown
   readonly answer: Answer | undefined
   readonly from: string | undefined
+  /** The actor's name and state, set just before its handler is called. */
+  name = ''
+  state: object = NO_STATE
   /** Set once answered (or given up on), so nothing is answered twice. */
   settled = false
-  /** Aborted when the asker gives up; created on first use of `ctx.signal`. */
-  controller: AbortController | undefined
+  // Why the letter was aborted, kept so that a signal first read after the abort starts
+  // aborted; the controller behind ctx.signal is made on first use, as most handlers never read it
+  #abortedBy: TroupeError | undefined
+  #controller: AbortController | undefined
 
   constructor(message: unknown, answer: Answer | undefined, from: string | undefined) {
     this.message = message
@@ -65,10 +75,26 @@ export class Letter {
     this.answer?.reject(err)
   }
 
+  /** Aborts when the asker gives up on this message (timeout, abort) or the actor stops. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#abortedBy !== undefined) this.#controller.abort(this.#abortedBy)
+    }
+    return this.#controller.signal
+  }
+
+  /** Aborts the handler's signal, now or when it is first read; the first reason stays. */
+  abort(why: TroupeError): void {
+    if (this.#abortedBy !== undefined) return
+    this.#abortedBy = why
+    this.#controller?.abort(why)
+  }
+
   /** The asker went away: skip the letter if it is still queued, abort it if running. */
   cancel(why: TroupeError): void {
     this.settled = true
-    this.controller?.abort(why)
+    this.abort(why)
   }
 }
 
@@ -81,7 +107,7 @@ export class Actor {
   readonly #capacity: number
   readonly #mailbox = new RingBuffer<Letter>()
   readonly #onUnhandled: OnUnhandled
-  readonly #context: Context
+  readonly #state: object
   #current: Letter | undefined
   #scheduled = false
   #running = false
@@ -94,7 +120,7 @@ export class Actor {
     this.#handler = handler
     this.#capacity = capacity
     this.#onUnhandled = onUnhandled
-    this.#context = new Context(name, state)
+    this.#state = state
   }
 
   /** Messages waiting, not counting the one being handled. */
@@ -126,10 +152,11 @@ export class Actor {
     for (let letter = this.#mailbox.shift(); letter !== undefined; letter = this.#mailbox.shift()) {
       if (letter.settled) continue // its asker gave up while it waited
       this.#current = letter
-      this.#context.letter = letter
+      letter.name = this.name
+      letter.state = this.#state
       let result: unknown
       try {
-        result = this.#handler(letter.message, this.#context)
+        result = this.#handler(letter.message, letter)
       } catch (err) {
         this.#failed(letter, err)
         continue
@@ -146,7 +173,6 @@ export class Actor {
     }
     this.#running = false
     this.#current = undefined
-    this.#context.letter = undefined
   }
 
   #resumed(letter: Letter, value: unknown): void {
@@ -173,30 +199,8 @@ export class Actor {
     const current = this.#current
     if (current !== undefined) {
       current.reject(why)
-      current.controller?.abort(why)
+      current.abort(why)
     }
     for (const letter of this.#mailbox.drain()) letter.reject(why)
-  }
-}
-
-class Context implements ActorContext<object> {
-  readonly state: object
-  readonly name: string
-  letter: Letter | undefined
-
-  constructor(name: string, state: object) {
-    this.name = name
-    this.state = state
-  }
-
-  get from(): string | undefined {
-    return this.letter?.from
-  }
-
-  get signal(): AbortSignal {
-    const letter = this.letter
-    if (letter === undefined) return AbortSignal.abort(new TroupeError('ECLOSED', 'no message is being handled'))
-    letter.controller ??= new AbortController()
-    return letter.controller.signal
   }
 }

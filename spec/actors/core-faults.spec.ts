@@ -4,8 +4,8 @@
  * "The process survives" is checked in-process: the same system answers another ask afterwards.
  */
 import * as assert from 'uvu/assert'
-import { ActorSystem } from '../../index.js'
-import { nextEvent, rejectsWith, suite, unique } from '../harness.js'
+import { ActorSystem, type TroupeError } from '../../index.js'
+import { deferred, nextEvent, rejectsWith, suite, unique, withDeadline } from '../harness.js'
 
 const t = suite('actor core: faults')
 const DEADLINE_MS = 2000
@@ -62,7 +62,7 @@ async function connected(options: ConstructorParameters<typeof ActorSystem>[0] =
   const server = system({ key: 'secret', ...options })
   const client = system({ key: 'secret', ...options })
   const peer = await client.connect(await server.listen(`mem://${unique('core-faults')}`))
-  return { server, peer }
+  return { server, client, peer }
 }
 
 t.test('a remote ask: a thrown error whose name, message or stack is not a string answers ETASK with text', async () => {
@@ -92,6 +92,91 @@ t.test('a remote ask: a thrown error too big for one frame answers EFRAME, and t
   server.spawn('echo', (m: unknown) => m)
   for (const part of ['data', 'message', 'stack']) await rejectsWith(peer.ref('big-error').ask(part), 'EFRAME')
   assert.is(await peer.ref('echo').ask('still here'), 'still here')
+}, DEADLINE_MS)
+
+interface CtxSeen {
+  aborted: boolean
+  reason: unknown
+  from: string | undefined
+}
+
+/** An actor whose handler waits for `release()`, then records what its ctx says: `seen(message)`. */
+function lateReader(s: ActorSystem, name: string, overlap = false) {
+  const started = deferred()
+  const gate = deferred()
+  const reads = new Map<unknown, ReturnType<typeof deferred<CtxSeen>>>()
+  const readOf = (m: unknown) => {
+    if (!reads.has(m)) reads.set(m, deferred<CtxSeen>())
+    return reads.get(m) as ReturnType<typeof deferred<CtxSeen>>
+  }
+  const ref = s.spawn(name, async (m: unknown, ctx) => {
+    started.resolve()
+    await gate.promise
+    readOf(m).resolve({ aborted: ctx.signal.aborted, reason: ctx.signal.reason, from: ctx.from })
+    return m
+  }, { overlap })
+  const seen = (m: unknown) => withDeadline(readOf(m).promise, 1000, `the handler of ${String(m)} read its ctx`)
+  return { ref, started: started.promise, release: () => gate.resolve(), seen }
+}
+
+t.test('ctx.signal first read after an await is aborted when the local asker gave up meanwhile', async () => {
+  const s = system()
+  const actor = lateReader(s, 'late')
+  const asker = new AbortController()
+  const ask = actor.ref.ask('m', { signal: asker.signal })
+  await actor.started
+  asker.abort()
+  await rejectsWith(ask, 'EABORT')
+  actor.release()
+  const seen = await actor.seen('m')
+  assert.is(seen.aborted, true)
+  assert.is((seen.reason as TroupeError).code, 'EABORT')
+  assert.is(await actor.ref.ask('next'), 'next')
+  assert.is((await actor.seen('next')).aborted, false)
+}, DEADLINE_MS)
+
+t.test('ctx.signal first read after an await is aborted when the remote asker gave up meanwhile', async () => {
+  const { server, peer } = await connected()
+  const actor = lateReader(server, 'late')
+  server.spawn('echo', (m: unknown) => m)
+  const asker = new AbortController()
+  const ask = peer.ref('late').ask('m', { signal: asker.signal })
+  await actor.started
+  asker.abort()
+  await rejectsWith(ask, 'EABORT')
+  await peer.ref('echo').ask('after the cancel') // one connection keeps order: the Cancel has arrived
+  actor.release()
+  assert.is((await actor.seen('m')).aborted, true)
+}, DEADLINE_MS)
+
+t.test('ctx.signal first read after an await is aborted when the system closed meanwhile', async () => {
+  const s = new ActorSystem()
+  const actor = lateReader(s, 'late')
+  const ask = actor.ref.ask('m')
+  await actor.started
+  await s.close()
+  await rejectsWith(ask, 'ECLOSED')
+  actor.release()
+  const seen = await actor.seen('m')
+  assert.is(seen.aborted, true)
+  assert.is((seen.reason as TroupeError).code, 'ECLOSED')
+}, DEADLINE_MS)
+
+t.test("with overlap, ctx read after an await is that message's own: signal and sender", async () => {
+  const { server, client, peer } = await connected()
+  const actor = lateReader(server, 'overlapping', true)
+  const asker = new AbortController()
+  const cancelled = server.ref('overlapping').ask('cancelled', { signal: asker.signal })
+  const local = server.ref('overlapping').ask('local')
+  const remote = peer.ref('overlapping').ask('remote')
+  await actor.started
+  asker.abort()
+  await rejectsWith(cancelled, 'EABORT')
+  actor.release()
+  assert.equal(await Promise.all([local, remote]), ['local', 'remote'])
+  assert.is((await actor.seen('cancelled')).aborted, true)
+  assert.equal(await actor.seen('local'), { aborted: false, reason: undefined, from: undefined })
+  assert.equal(await actor.seen('remote'), { aborted: false, reason: undefined, from: client.id })
 }, DEADLINE_MS)
 
 t.run()
