@@ -87,11 +87,16 @@ export function explainingAuth<T>(starting: Promise<T>, network: NetworkOptions)
   })
 }
 
-/** A whole-number flag (0 or more). */
-export function integerFlag(name: string, value: string | undefined): number | undefined {
+/**
+ * A whole-number flag from `min` (default 0) to `max`, checked here so that a mistake is a
+ * usage error naming the flag, not the library's option.
+ */
+export function integerFlag(name: string, value: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} expects a whole number, got "${value}"`)
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} expects a whole number from ${min} to ${max}, got "${value}"`)
+  }
   return n
 }
 

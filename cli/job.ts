@@ -1,6 +1,7 @@
 /** `troupe job MODULE#Class`: runs a broadcast job and prints every pool's outcomes and reports. */
 import type { JobClass } from '../index.js'
 import { moduleUrl } from '../actors/tasks.js'
+import { MAX_DELAY_MS } from '../lib/clock.js'
 import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 
 const USAGE = `usage: troupe job MODULE#Class [options]
@@ -25,9 +26,10 @@ export async function jobCommand(argv: string[], io: Io): Promise<number> {
   const Class = mod[className]
   if (typeof Class !== 'function') throw new UsageError(`${spec.slice(0, hash)} exports no class ${className}`)
   const v = args.values
+  const options = { workers: integerFlag('workers', v.workers), timeout: integerFlag('timeout', v.timeout, 1, MAX_DELAY_MS) }
   const client = await connect(v.manager, networkOptions(v))
   try {
-    const result = await client.job(Class as JobClass, { workers: integerFlag('workers', v.workers), timeout: integerFlag('timeout', v.timeout) }).run()
+    const result = await client.job(Class as JobClass, options).run()
     let failures = 0
     result.outcomes.forEach((outcomes, i) => {
       io.out(`broadcast ${i + 1}:`)

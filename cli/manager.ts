@@ -31,10 +31,10 @@ export async function managerCommand(argv: string[], io: Io): Promise<number> {
   const manager = await explainingAuth(Manager.start({
     ...network,
     listen: v.listen,
-    queueSize: integerFlag('queue-size', v['queue-size']),
+    queueSize: integerFlag('queue-size', v['queue-size'], 1),
     coalesce: v.coalesce,
     sacredGuarantees: v['sacred-guarantees'],
-    maxAttempts: integerFlag('max-attempts', v['max-attempts']),
+    maxAttempts: integerFlag('max-attempts', v['max-attempts'], 1),
     insecure: v.insecure,
   }), network)
   io.out(`manager ${manager.id} listening on ${manager.address}`)

@@ -2,6 +2,7 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type { Client } from '../index.js'
+import { MAX_DELAY_MS } from '../lib/clock.js'
 import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 import { Progress } from './progress.js'
 
@@ -38,7 +39,8 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const input = json === undefined ? undefined : parseJson(json, 'JSON_INPUT')
   const priority = v.priority === undefined ? undefined : Number(v.priority)
   if (priority !== undefined && !Number.isFinite(priority)) throw new UsageError(`--priority expects a number, got "${v.priority}"`)
-  const options = { timeout: integerFlag('timeout', v.timeout), priority }
+  const options = { timeout: integerFlag('timeout', v.timeout, 1, MAX_DELAY_MS), priority }
+  const concurrency = integerFlag('concurrency', v.concurrency, 1)
   const network = networkOptions(v)
   const client = await connect(v.manager, network)
   try {
@@ -46,7 +48,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       io.out(toJson(await client.run(name, input, options)))
       return 0
     }
-    return await runEach(client, name, v.each, v.out, { ...options, concurrency: integerFlag('concurrency', v.concurrency) }, io)
+    return await runEach(client, name, v.each, v.out, { ...options, concurrency }, io)
   } finally {
     await client.close()
   }

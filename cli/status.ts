@@ -1,5 +1,6 @@
 /** `troupe status`: the manager's pools, capacity, load, queue and rates, as a table or JSON. */
 import type { ManagerStats } from '../index.js'
+import { MAX_DELAY_MS } from '../lib/clock.js'
 import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 
 const USAGE = `usage: troupe status [options]
@@ -16,7 +17,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const args = parse(argv, { ...NETWORK_FLAGS, manager: { type: 'string' }, interval: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io)
   if (args === undefined) return 0
   const v = args.values
-  const intervalMs = integerFlag('interval', v.interval) ?? 500
+  const intervalMs = integerFlag('interval', v.interval, 0, MAX_DELAY_MS) ?? 500
   const client = await connect(v.manager, networkOptions(v))
   try {
     let stats = await client.stats()

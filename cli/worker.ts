@@ -41,8 +41,8 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
     ...where,
     tasks: v.tasks, // a path or a URL, as WorkerPool.start takes it
     mode: mode as PoolMode,
-    workers: integerFlag('workers', v.workers),
-    capacity: integerFlag('capacity', v.capacity),
+    workers: integerFlag('workers', v.workers, 1, 1024),
+    capacity: integerFlag('capacity', v.capacity, 1),
     allowEval: v['allow-eval'],
     insecure: v.insecure,
   }), network)

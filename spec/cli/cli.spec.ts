@@ -1,6 +1,7 @@
 /** The real `troupe` CLI, spawned as child processes on 127.0.0.1 (API.md §7, issue: CLI). */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
@@ -79,6 +80,21 @@ async function grid(extra: { manager?: string[]; worker?: string[] } = {}): Prom
   const poolId = (await worker.line(/pool (\S+) working for/))[1] as string
   await manager.line(new RegExp(`pool ${poolId} joined`))
   return { address, manager, managerId, worker, poolId }
+}
+
+/**
+ * An address where nobody serves: it counts the connections it gets and closes them, so a
+ * command that should fail before connecting fails fast, and visibly, if it connects.
+ */
+async function nobody(): Promise<{ address: string; connections: () => number }> {
+  let connections = 0
+  const server = createServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.cleanup(() => new Promise((resolve) => server.close(resolve)))
+  return { address: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections }
 }
 
 t.test("manager + worker + run add '[4,7]' prints 11; --verbose shows the debug log", async () => {
@@ -179,6 +195,28 @@ t.test('a key file others can read is refused', async () => {
   assert.is(manager.code, 1)
   assert.ok(manager.err.includes(open), manager.err)
   assert.match(manager.err, /chmod 600/)
+})
+
+t.test('a flag out of its range is a usage error naming the flag, before connecting', async () => {
+  const { address, connections } = await nobody()
+  const dir = await t.tempDir('troupe-cli-')
+  const input = join(dir, 'in.jsonl')
+  await writeFile(input, '[1,2]\n')
+  const cases: [string, string[]][] = [
+    ['--timeout', ['run', 'add', '[1,2]', '--timeout', '0']],
+    ['--concurrency', ['run', 'add', '--each', input, '--concurrency', '0']],
+    ['--workers', ['worker', '--tasks', TASKS, '--mode', 'inline', '--workers', '0']],
+    ['--capacity', ['worker', '--tasks', TASKS, '--mode', 'inline', '--capacity', '0']],
+    ['--queue-size', ['manager', '--listen', 'tcp://127.0.0.1:0', '--queue-size', '0']],
+    ['--max-attempts', ['manager', '--listen', 'tcp://127.0.0.1:0', '--max-attempts', '0']],
+  ]
+  const runs = await Promise.all(cases.map(([, args]) => troupe([...args, ...(args[0] === 'manager' ? [] : ['--manager', address])]).done()))
+  runs.forEach((r, i) => {
+    const [flag] = cases[i] as [string, string[]]
+    assert.is(r.code, 2, `${flag}: ${r.err}`)
+    assert.ok(r.err.includes(`${flag} expects`), r.err)
+  })
+  assert.is(connections(), 0)
 })
 
 t.test('tls:// with a wrong key fails the handshake', async () => {
