@@ -82,7 +82,9 @@ export function explainingAuth<T>(starting: Promise<T>, network: NetworkOptions)
   return starting.catch((err: unknown) => {
     if (!(err instanceof TroupeError) || err.code !== 'EAUTH') throw err
     const key = network.key
-    const which = typeof key === 'object' && key !== null && 'file' in key ? `the key in ${key.file}` : 'no key (pass --key-file or set TROUPE_KEY_FILE)'
+    const file = typeof key === 'object' && key !== null && 'file' in key ? String(key.file) : undefined
+    if (file !== undefined && err.message.includes(file)) throw err // the key file itself is wrong, and it says so
+    const which = file === undefined ? 'no key (pass --key-file or set TROUPE_KEY_FILE)' : `the key in ${file}`
     throw new TroupeError('EAUTH', `${err.message} — using ${which}`, { cause: err })
   })
 }
@@ -147,9 +149,9 @@ function isStopMessage(msg: unknown): boolean {
   return typeof msg === 'object' && msg !== null && (msg as { troupe?: unknown }).troupe === 'stop'
 }
 
-/** The manager a command talks to: `--manager`, else `$TROUPE_MANAGER`, else DEFAULT_MANAGER. */
+/** The manager a command talks to: `--manager`, else `$TROUPE_MANAGER` (unless empty), else DEFAULT_MANAGER. */
 export function managerUrl(flag: string | undefined): string {
-  return flag ?? process.env.TROUPE_MANAGER ?? DEFAULT_MANAGER
+  return flag ?? (process.env.TROUPE_MANAGER || DEFAULT_MANAGER)
 }
 
 /** Connects a client without reconnecting: a command should fail, not wait, when the manager is gone. */

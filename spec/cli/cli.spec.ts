@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
 import { Client } from '../../index.js'
+import { DEFAULT_MANAGER, managerUrl } from '../../cli/common.js'
 import { closed, stopChild } from '../children.js'
 import { deferred, suite, withDeadline } from '../harness.js'
 
@@ -195,6 +196,7 @@ t.test('a key file others can read is refused', async () => {
   assert.is(manager.code, 1)
   assert.ok(manager.err.includes(open), manager.err)
   assert.match(manager.err, /chmod 600/)
+  assert.not.match(manager.err, /using the key in/) // the message names the file already
 })
 
 t.test('a flag out of its range is a usage error naming the flag, before connecting', async () => {
@@ -217,6 +219,16 @@ t.test('a flag out of its range is a usage error naming the flag, before connect
     assert.ok(r.err.includes(`${flag} expects`), r.err)
   })
   assert.is(connections(), 0)
+})
+
+t.test('an empty TROUPE_MANAGER counts as unset', () => {
+  const saved = process.env.TROUPE_MANAGER
+  t.cleanup(() => (saved === undefined ? delete process.env.TROUPE_MANAGER : (process.env.TROUPE_MANAGER = saved)))
+  process.env.TROUPE_MANAGER = ''
+  assert.is(managerUrl(undefined), DEFAULT_MANAGER)
+  process.env.TROUPE_MANAGER = 'tcp://127.0.0.1:9'
+  assert.is(managerUrl(undefined), 'tcp://127.0.0.1:9')
+  assert.is(managerUrl('tcp://127.0.0.1:7'), 'tcp://127.0.0.1:7')
 })
 
 t.test('tls:// with a wrong key fails the handshake', async () => {
