@@ -91,6 +91,12 @@ export class Letter implements ActorContext<object> {
     this.#controller?.abort(why)
   }
 
+  /** The actor stopped while this letter's handler ran: answer with `why` and abort its signal. */
+  stop(why: TroupeError): void {
+    this.reject(why)
+    this.abort(why)
+  }
+
   /** The asker went away: skip the letter if it is still queued, abort it if running. */
   cancel(why: TroupeError): void {
     this.settled = true
@@ -108,7 +114,10 @@ export class Actor {
   readonly #mailbox = new RingBuffer<Letter>()
   readonly #onUnhandled: OnUnhandled
   readonly #state: object
+  /** The letter whose handler runs now; without overlap, also while that handler awaits. */
   #current: Letter | undefined
+  /** With overlap: letters whose handler returned a promise that has not settled yet. */
+  readonly #awaiting = new Set<Letter>()
   #scheduled = false
   #running = false
   #stopped = false
@@ -163,7 +172,8 @@ export class Actor {
       }
       if (isThenable(result)) {
         if (this.#overlap) {
-          result.then((value) => letter.resolve(value), (err: unknown) => this.#failed(letter, err))
+          this.#awaiting.add(letter)
+          result.then((value) => this.#overlapResolved(letter, value), (err: unknown) => this.#overlapFailed(letter, err))
           continue
         }
         result.then((value) => this.#resumed(letter, value), (err: unknown) => this.#resumedAfterFailure(letter, err))
@@ -187,6 +197,16 @@ export class Actor {
     if (!this.#stopped) this.#drain()
   }
 
+  #overlapResolved(letter: Letter, value: unknown): void {
+    this.#awaiting.delete(letter)
+    letter.resolve(value)
+  }
+
+  #overlapFailed(letter: Letter, err: unknown): void {
+    this.#awaiting.delete(letter)
+    this.#failed(letter, err)
+  }
+
   #failed(letter: Letter, err: unknown): void {
     if (letter.answer === undefined) this.#onUnhandled(this.name, err)
     else letter.reject(taskError(err))
@@ -196,11 +216,9 @@ export class Actor {
   stop(why: TroupeError): void {
     if (this.#stopped) return
     this.#stopped = true
-    const current = this.#current
-    if (current !== undefined) {
-      current.reject(why)
-      current.abort(why)
-    }
+    this.#current?.stop(why)
+    for (const letter of this.#awaiting) letter.stop(why)
+    this.#awaiting.clear()
     for (const letter of this.#mailbox.drain()) letter.reject(why)
   }
 }

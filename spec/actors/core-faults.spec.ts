@@ -179,4 +179,19 @@ t.test("with overlap, ctx read after an await is that message's own: signal and 
   assert.equal(await actor.seen('remote'), { aborted: false, reason: undefined, from: client.id })
 }, DEADLINE_MS)
 
+t.test('closing settles every unanswered ask of an overlapping actor with ECLOSED and aborts its signal', async () => {
+  const s = new ActorSystem()
+  const signals: AbortSignal[] = []
+  const actor = s.spawn('never', (_m: unknown, ctx) => {
+    signals.push(ctx.signal)
+    return new Promise(() => {})
+  }, { overlap: true })
+  const asks = [1, 2, 3].map((i) => rejectsWith(actor.ask(i), 'ECLOSED'))
+  await new Promise((resolve) => setImmediate(resolve)) // every handler is running
+  assert.is(signals.length, 3)
+  await s.close()
+  await Promise.all(asks)
+  for (const signal of signals) assert.is((signal.reason as TroupeError | undefined)?.code, 'ECLOSED')
+}, DEADLINE_MS)
+
 t.run()
