@@ -40,6 +40,16 @@ export const NETWORK_USAGE = `  --key-file F     the grid's shared key (default:
   --verbose        debug logs (as NODE_DEBUG=troupe)
   --help           this text`
 
+/**
+ * A file the command cannot use, as `cannot read in.jsonl: no such file or directory (ENOENT)`
+ * (Node's own message repeats the code and the path).
+ */
+export function fileError(verb: 'read' | 'write', file: string, err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err)
+  const node = /^(E[A-Z0-9]+): (.*?)(?:, \w+(?: '.*')?)?$/s.exec(message)
+  return new Error(`cannot ${verb} ${file}: ${node === null ? message : `${node[2]} (${node[1]})`}`, { cause: err })
+}
+
 /** Where clients and pools find the manager when `--manager` is not given. */
 export const DEFAULT_MANAGER = 'tcp://127.0.0.1:8000'
 

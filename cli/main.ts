@@ -72,7 +72,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 }
 
 process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
-  const code = (err as { code?: unknown }).code
-  process.stderr.write(`troupe: ${typeof code === 'string' ? `${code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`)
+  const code = (err as { code?: unknown } | undefined)?.code
+  const message = err instanceof Error ? err.message : String(err)
+  // Node's own errors begin with their code already: "ENOENT: no such file or directory, ..."
+  const prefix = typeof code === 'string' && !message.startsWith(code) ? `${code}: ` : ''
+  process.stderr.write(`troupe: ${prefix}${message}\n`)
   return 1
 })

@@ -1,9 +1,11 @@
 /** `troupe run`: one task, printing its result as JSON, or one task per line of a JSONL file. */
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
+import { finished } from 'node:stream/promises'
 import type { Client } from '../index.js'
 import { MAX_DELAY_MS } from '../lib/clock.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, fileError, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 import { Progress } from './progress.js'
 
 const USAGE = `usage: troupe run NAME [JSON_INPUT] [options]
@@ -42,52 +44,108 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const options = { timeout: integerFlag('timeout', v.timeout, 1, MAX_DELAY_MS), priority }
   const concurrency = integerFlag('concurrency', v.concurrency, 1)
   const network = networkOptions(v)
-  const client = await connect(v.manager, network)
-  try {
-    if (v.each === undefined) {
+  if (v.each === undefined) {
+    const client = await connect(v.manager, network)
+    try {
       io.out(toJson(await client.run(name, input, options)))
       return 0
+    } finally {
+      await client.close()
     }
-    return await runEach(client, name, v.each, v.out, { ...options, concurrency }, io)
+  }
+  // what is wrong with the files shows before connecting, and before any task is sent
+  const total = await checkInputs(v.each)
+  const results = v.out === undefined ? stdoutResults(io) : await fileResults(v.out)
+  try {
+    const client = await connect(v.manager, network)
+    try {
+      return await runEach(client, name, v.each, total, results, { ...options, concurrency })
+    } finally {
+      await client.close()
+    }
   } finally {
-    await client.close()
+    await results.close().catch(() => {}) // after another failure; runEach reports its own
   }
 }
 
-async function runEach(client: Client, name: string, file: string, out: string | undefined, options: { timeout?: number | undefined; priority?: number | undefined; concurrency?: number | undefined }, io: Io): Promise<number> {
-  const total = await countLines(file)
-  const progress = new Progress(total, process.stderr)
-  const sink = out === undefined ? undefined : createWriteStream(out)
-  const write = (line: string): void => {
-    if (sink === undefined) io.out(line)
-    else sink.write(line + '\n')
+/** Where `--each` writes its result lines. */
+interface Results {
+  write(line: string): void
+  /** Aborts, with the error to report, once a line could not be written. */
+  readonly failed: AbortSignal
+  /** Flushes and closes (once); rejects with the error of a failed write. */
+  close(): Promise<void>
+}
+
+function stdoutResults(io: Io): Results {
+  return { write: io.out, failed: new AbortController().signal, close: async () => {} }
+}
+
+/** Opens (creates or truncates) `file` for the results; rejects with a message naming it. */
+async function fileResults(file: string): Promise<Results> {
+  let handle: FileHandle
+  try {
+    handle = await open(file, 'w')
+  } catch (err) {
+    throw fileError('write', file, err)
   }
-  for await (const r of client.each(name, inputsOf(file), options)) {
-    if (r.ok) write(toJson({ index: r.index, ok: true, value: r.value }))
-    else write(toJson({ index: r.index, ok: false, error: { code: r.error.code, message: r.error.message } }))
+  const stream = handle.createWriteStream() // closes the handle when it finishes or fails
+  const failed = new AbortController()
+  stream.on('error', (err) => failed.abort(fileError('write', file, err)))
+  let closing: Promise<void> | undefined
+  return {
+    write: (line) => {
+      if (!failed.signal.aborted) stream.write(line + '\n')
+    },
+    failed: failed.signal,
+    close: () => (closing ??= finished(stream.end()).catch((err: unknown) => {
+      throw failed.signal.aborted ? failed.signal.reason : fileError('write', file, err)
+    })),
+  }
+}
+
+async function runEach(client: Client, name: string, file: string, total: number, results: Results, options: { timeout?: number | undefined; priority?: number | undefined; concurrency?: number | undefined }): Promise<number> {
+  const progress = new Progress(total, process.stderr)
+  // a failed write cancels what is still open: its results would have nowhere to go
+  for await (const r of client.each(name, inputsOf(file), { ...options, signal: results.failed })) {
+    if (results.failed.aborted) break
+    if (r.ok) results.write(toJson({ index: r.index, ok: true, value: r.value }))
+    else results.write(toJson({ index: r.index, ok: false, error: { code: r.error.code, message: r.error.message } }))
     progress.tick(r.ok)
   }
+  if (results.failed.aborted) throw results.failed.reason
   progress.finish()
-  if (sink !== undefined) await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())))
+  await results.close()
   return progress.failed === 0 ? 0 : 1
 }
 
 /** The lines of `file` that hold something, with their line numbers (from 1). */
 async function* nonBlankLines(file: string): AsyncGenerator<{ line: string; n: number }> {
   let n = 0
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-    n++
-    if (line.trim() !== '') yield { line, n }
+  try {
+    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      n++
+      if (line.trim() !== '') yield { line, n }
+    }
+  } catch (err) {
+    throw fileError('read', file, err)
   }
 }
 
 async function* inputsOf(file: string): AsyncGenerator<unknown> {
-  for await (const { line, n } of nonBlankLines(file)) yield parseJson(line, `line ${n} of ${file}`)
+  for await (const { line, n } of nonBlankLines(file)) yield parseJson(line, `${file}:${n}`)
 }
 
-async function countLines(file: string): Promise<number> {
+/**
+ * Reads every line of `file` before a task is sent, so that a line that is not JSON stops the
+ * run before it starts rather than halfway. Resolves with the number of inputs.
+ */
+async function checkInputs(file: string): Promise<number> {
   let count = 0
-  for await (const _ of nonBlankLines(file)) count++
+  for await (const { line, n } of nonBlankLines(file)) {
+    parseJson(line, `${file}:${n}`)
+    count++
+  }
   return count
 }
 

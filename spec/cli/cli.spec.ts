@@ -122,6 +122,26 @@ t.test('run --each over 1 000 lines writes 1 000 results and its progress ends a
   assert.match(progress.at(-1) ?? '', /\] 100% 1000\/1000 done, 0 failed/)
 })
 
+t.test('run --each: a missing input, an unwritable --out or a line that is not JSON fail before connecting', async () => {
+  const { address, connections } = await nobody()
+  const dir = await t.tempDir('troupe-cli-')
+  const good = join(dir, 'good.jsonl')
+  const bad = join(dir, 'bad.jsonl')
+  await writeFile(good, '[1,2]\n')
+  await writeFile(bad, '[1,2]\n\n{oops\n[3,4]\n')
+  const missing = join(dir, 'missing.jsonl')
+  const nowhere = join(dir, 'no-dir', 'out.jsonl')
+  const each = (...args: string[]): Promise<{ code: number | null; err: string }> => troupe(['run', 'add', '--manager', address, '--each', ...args]).done()
+  const [noInput, noOut, notJson] = await Promise.all([each(missing), each(good, '--out', nowhere), each(bad, '--out', join(dir, 'out.jsonl'))])
+  assert.is(noInput.code, 1)
+  assert.is(noInput.err, `troupe: cannot read ${missing}: no such file or directory (ENOENT)\n`)
+  assert.is(noOut.code, 1)
+  assert.is(noOut.err, `troupe: cannot write ${nowhere}: no such file or directory (ENOENT)\n`)
+  assert.is(notJson.code, 2, notJson.err)
+  assert.ok(notJson.err.startsWith(`troupe run: ${bad}:3 is not JSON`), notJson.err)
+  assert.is(connections(), 0) // nothing sent
+})
+
 t.test('status --json lists both pools', async () => {
   const { address, manager } = await grid()
   const second = troupe(['worker', '--manager', address, '--tasks', TASKS, '--mode', 'inline'])
