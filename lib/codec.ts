@@ -3,7 +3,7 @@
  * long-lived cbor-x encoder and decoder serve the whole process (cbor-x reuses an arena across
  * calls). Envelopes themselves use the smaller hand-written codec in `envelope.ts`.
  */
-import { Decoder, Encoder, setSizeLimits } from 'cbor-x'
+import { Decoder, Encoder, addExtension, setSizeLimits } from 'cbor-x'
 import type { ByteRange } from './cbor-lite.js'
 import { TroupeError, asError } from './errors.js'
 
@@ -34,6 +34,32 @@ const decodeScratch = scratchDecoder.decode.bind(scratchDecoder) as (source: Uin
 // 16 Mi of them. cbor-x's limits are module-wide; these only lower its defaults slightly.
 const MAX_ITEMS = 16 * 1024 * 1024
 setSizeLimits({ maxArraySize: MAX_ITEMS, maxMapSize: MAX_ITEMS, maxObjectSize: MAX_ITEMS })
+
+/**
+ * The largest bignum (CBOR tags 2 and 3) a payload may hold: 1 KiB of magnitude, 8192 bits, far
+ * beyond any id, hash or key a task passes. Payloads with a longer one fail with `EPROTO`.
+ */
+export const MAX_BIGNUM_BYTES = 1024
+
+// cbor-x builds a bignum a byte at a time, copying the whole value so far at each step: the
+// cost grows with the square of the length, and one 1 MiB bignum from a peer blocks the event
+// loop for over a minute. Its tag decoders are module-wide, so these replace its own for every
+// cbor-x decoder in the process: the limit holds only while decodeValue runs, and the others
+// get the same bigint for a well-formed bignum, read through hex in linear time.
+let decodingPayload = false
+
+function decodeBignum(magnitude: unknown): bigint {
+  if (!(magnitude instanceof Uint8Array)) throw new Error('a bignum must be a byte string')
+  const n = magnitude.length
+  if (decodingPayload && n > MAX_BIGNUM_BYTES) throw new Error(`bignum of ${n} bytes exceeds ${MAX_BIGNUM_BYTES} bytes`)
+  if (n === 0) return 0n
+  return BigInt('0x' + Buffer.from(magnitude.buffer, magnitude.byteOffset, n).toString('hex'))
+}
+
+// cbor-x's typings ask for a class and an encoder too; without them it registers a decoder only
+type TagDecoder = Parameters<typeof addExtension<bigint, unknown>>[0]
+addExtension({ tag: 2, decode: decodeBignum } as TagDecoder)
+addExtension({ tag: 3, decode: (magnitude: unknown) => -1n - decodeBignum(magnitude) } as TagDecoder)
 
 /** An empty payload: the encoding of `undefined`. */
 const UNDEFINED_BYTES: Uint8Array = Uint8Array.of(0xf7)
@@ -84,16 +110,20 @@ export function encodeTransient(value: unknown): ByteRange {
 /**
  * Decodes exactly one CBOR value filling `bytes`. Byte strings in a result over 8 KiB are views
  * into `bytes`, so a frame must not be reused while its values are alive.
- * @throws TroupeError `EPROTO` for malformed, truncated or trailing bytes.
+ * @throws TroupeError `EPROTO` for malformed, truncated or trailing bytes, or a bignum over
+ * {@link MAX_BIGNUM_BYTES}.
  */
 export function decodeValue(bytes: Uint8Array): unknown {
   const n = bytes.length
   if (n === 1 && bytes[0] === 0xf7) return undefined
+  decodingPayload = true
   try {
     if (n > SCRATCH_BYTES || n === 0) return inPlaceDecoder.decode(bytes)
     scratch.set(bytes)
     return decodeScratch(scratch, n)
   } catch (caught) {
     throw new TroupeError('EPROTO', `malformed CBOR payload: ${asError(caught).message}`, { cause: caught })
+  } finally {
+    decodingPayload = false
   }
 }

@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert'
-import { decodeValue, encodeValue } from '../../lib/codec.js'
+import { MAX_BIGNUM_BYTES, decodeValue, encodeValue } from '../../lib/codec.js'
 import { TroupeError } from '../../lib/errors.js'
 import { suite } from '../harness.js'
 
@@ -58,6 +58,31 @@ t.test('a value that cannot be encoded fails with EPROTO', () => {
   } catch (err) {
     assert.is((err as TroupeError).code, 'EPROTO')
   }
+})
+
+function rejectsAsMalformed(bytes: Uint8Array): void {
+  try {
+    decodeValue(bytes)
+    assert.unreachable(`decoded ${bytes.length} bytes`)
+  } catch (err) {
+    assert.instance(err, TroupeError)
+    assert.is((err as TroupeError).code, 'EPROTO')
+  }
+}
+
+t.test('bignums round-trip up to MAX_BIGNUM_BYTES of magnitude; a longer one is EPROTO', () => {
+  const largest = 2n ** BigInt(8 * MAX_BIGNUM_BYTES) - 1n
+  for (const fits of [largest, -largest - 1n, 2n ** 64n, -(2n ** 64n) - 1n]) assert.is(roundTrip(fits), fits)
+  assert.is(decodeValue(Uint8Array.of(0xc2, 0x40)), 0n, 'an empty magnitude is zero')
+  for (const over of [largest + 1n, -largest - 2n]) rejectsAsMalformed(encodeValue(over).slice())
+  rejectsAsMalformed(Uint8Array.of(0xc2, 0x61, 0x31)) // a tag 2 around text
+})
+
+t.test('a long bignum from a peer is refused before it is converted (cbor-x takes quadratic time)', () => {
+  const n = 64 * 1024 // cbor-x alone: ~0.5 s; 1 MiB: over a minute
+  const bytes = new Uint8Array(6 + n).fill(0xff)
+  bytes.set([0xc3, 0x5a, 0, 1, 0, 0]) // tag 3, a byte string of 2^16 bytes
+  rejectsAsMalformed(bytes)
 })
 
 t.run()
