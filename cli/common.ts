@@ -15,12 +15,36 @@ export class UsageError extends Error {}
 export interface Io {
   out(line: string): void
   err(line: string): void
+  /** Aborts, with the write's error, once `out` can take no more (`| head -1` closed the pipe). */
+  readonly outClosed?: AbortSignal | undefined
 }
 
+const stdoutClosed = new AbortController()
+
 export const stdio: Io = {
-  out: (line) => process.stdout.write(line + '\n'),
+  out: (line) => {
+    if (!stdoutClosed.signal.aborted) process.stdout.write(line + '\n')
+  },
   err: (line) => process.stderr.write(line + '\n'),
+  outClosed: stdoutClosed.signal,
 }
+
+/**
+ * Turns a failed write to stdout (its reader went away) into `stdio.outClosed` rather than an
+ * unhandled 'error' event and a stack trace. Only the `troupe` process itself calls this.
+ */
+export function watchStdio(): void {
+  process.stdout.on('error', (err) => stdoutClosed.abort(err))
+  process.stderr.on('error', () => {}) // nowhere left to say anything
+}
+
+/** True for the error of a write whose reader closed the pipe. */
+export function isBrokenPipe(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === 'EPIPE'
+}
+
+/** The exit code of a command whose reader closed its output: 128 + SIGPIPE, as shells report other tools. */
+export const BROKEN_PIPE_EXIT = 141
 
 type Options = NonNullable<ParseArgsConfig['options']>
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>

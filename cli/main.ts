@@ -4,7 +4,7 @@
  * usage, and turns failures into an exit code (2 for a usage error, 1 for anything else).
  */
 import { generateKey } from '../lib/key.js'
-import { UsageError, parse, stdio, type Io } from './common.js'
+import { UsageError, parse, stdio, watchStdio, type Io } from './common.js'
 import { demo } from './demo.js'
 import { jobCommand } from './job.js'
 import { managerCommand } from './manager.js'
@@ -71,6 +71,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
 }
 
+watchStdio()
 process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
   const code = (err as { code?: unknown } | undefined)?.code
   const message = err instanceof Error ? err.message : String(err)

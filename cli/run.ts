@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import { finished } from 'node:stream/promises'
 import type { Client } from '../index.js'
 import { MAX_DELAY_MS } from '../lib/clock.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, fileError, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
+import { BROKEN_PIPE_EXIT, DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, fileError, integerFlag, isBrokenPipe, networkOptions, parse, toJson, type Io } from './common.js'
 import { Progress } from './progress.js'
 
 const USAGE = `usage: troupe run NAME [JSON_INPUT] [options]
@@ -78,7 +78,7 @@ interface Results {
 }
 
 function stdoutResults(io: Io): Results {
-  return { write: io.out, failed: new AbortController().signal, close: async () => {} }
+  return { write: io.out, failed: io.outClosed ?? new AbortController().signal, close: async () => {} }
 }
 
 /** Opens (creates or truncates) `file` for the results; rejects with a message naming it. */
@@ -113,7 +113,11 @@ async function runEach(client: Client, name: string, file: string, total: number
     else results.write(toJson({ index: r.index, ok: false, error: { code: r.error.code, message: r.error.message } }))
     progress.tick(r.ok)
   }
-  if (results.failed.aborted) throw results.failed.reason
+  if (results.failed.aborted) {
+    // `| head -1`: the reader took what it wanted; stop quietly, as other tools do on SIGPIPE
+    if (isBrokenPipe(results.failed.reason)) return BROKEN_PIPE_EXIT
+    throw results.failed.reason
+  }
   progress.finish()
   await results.close()
   return progress.failed === 0 ? 0 : 1

@@ -142,6 +142,18 @@ t.test('run --each: a missing input, an unwritable --out or a line that is not J
   assert.is(connections(), 0) // nothing sent
 })
 
+t.test('run --each whose stdout closes early (| head -1) stops quietly with 141', async () => {
+  const pool = troupe(['worker', '--listen', 'tcp://127.0.0.1:0', '--tasks', TASKS, '--mode', 'inline'])
+  const address = (await pool.line(/listening on (\S+)/))[1] as string
+  const input = join(await t.tempDir('troupe-cli-'), 'in.jsonl')
+  await writeFile(input, Array.from({ length: 5000 }, (_, i) => JSON.stringify([i, 1])).join('\n'))
+  const run = troupe(['run', 'add', '--each', input, '--manager', address])
+  run.child.stdout?.once('data', () => run.child.stdout?.destroy()) // the reader goes away
+  const { code, err } = await run.done()
+  assert.is(code, 141, err)
+  for (const line of err.trim().split('\n')) assert.match(line, /^\[[#-]+\] /) // progress only
+})
+
 t.test('status --json lists both pools', async () => {
   const { address, manager } = await grid()
   const second = troupe(['worker', '--manager', address, '--tasks', TASKS, '--mode', 'inline'])
