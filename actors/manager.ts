@@ -375,7 +375,6 @@ export class Manager extends EventEmitter<ManagerEvents> {
     })
   }
 
-  // `ctx` is read before any await: with overlap, it moves on to the next message
   #control(request: ManagerRequest, ctx: ActorContext): unknown {
     const from = ctx.from
     switch (request?.op) {
