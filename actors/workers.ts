@@ -83,29 +83,45 @@ function threadMain(tasks: string): { main: URL | string; eval: boolean } {
   return { main: load, eval: true }
 }
 
+/**
+ * How a child process starts: a line of code imports the entry, so that failing to start (a
+ * task module that throws while loading) prints one line, the error's message, and exits 1,
+ * where Node would print the whole stack of the error and of its cause. The parent drops
+ * `--eval` from what its own children inherit (`childExecArgv`).
+ */
+function processMain(): string {
+  const fail = `(err) => process.stderr.write(\`worker process \${process.pid}: \${err instanceof Error ? err.message : String(err)}\\n\`, () => process.exit(1))`
+  return `--eval=import(${JSON.stringify(entry.href)}).catch(${fail})`
+}
+
 /** A child process or thread running tasks, reached over a framed link. */
 export class ChildWorker implements Worker, FrameSink {
   readonly #events: WorkerEvents
   readonly #stop: () => void
   readonly #exited: Promise<void>
+  // why the child ended, once it has, if it can say more than its closed channel
+  readonly #endedBy: () => string | undefined
   #transport: Transport | undefined
   #gone = false
 
-  private constructor(events: WorkerEvents, stop: () => void, exited: Promise<void>) {
+  private constructor(events: WorkerEvents, stop: () => void, exited: Promise<void>, endedBy: () => string | undefined) {
     this.#events = events
     this.#stop = stop
     this.#exited = exited
+    this.#endedBy = endedBy
   }
 
   /** Starts a child process with the channel on fd 3. Resolves once it has loaded its tasks. */
   static spawnProcess(config: ChildConfig, events: WorkerEvents, clock: Clock): Promise<ChildWorker> {
     const key = randomBytes(32)
-    const { child, link } = spawnWithChannel(entry.pathname, {
+    const { child, link } = spawnWithChannel(processMain(), {
       TROUPE_WORKER: JSON.stringify(config),
       TROUPE_WORKER_KEY: key.toString('base64'),
     })
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    const worker = new ChildWorker(events, () => killProcess(child), exited)
+    // a child that fails by itself has printed why (processMain, or Node's uncaught error): say where
+    const endedBy = (): string | undefined => (child.exitCode === null || child.exitCode === 0 ? undefined : `it exited with code ${child.exitCode} (its output above says why)`)
+    const worker = new ChildWorker(events, () => killProcess(child), exited, endedBy)
     return worker.#open(link, key, clock, `process ${child.pid ?? '?'}`)
   }
 
@@ -115,8 +131,11 @@ export class ChildWorker implements Worker, FrameSink {
     const { main, eval: isCode } = threadMain(config.tasks)
     const thread = new Thread(main, { eval: isCode, workerData: { config, key: key.toString('base64') } })
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()))
-    thread.on('error', () => {}) // an uncaught error in a task ends the thread; 'exit' reports it
-    const worker = new ChildWorker(events, () => void thread.terminate(), exited)
+    // An uncaught error (a task module that throws while loading, a task's stray throw) ends
+    // the thread, and a thread prints nothing of it: its message is the reason it ended.
+    let error: string | undefined
+    thread.on('error', (err) => (error ??= err instanceof Error ? err.message : String(err)))
+    const worker = new ChildWorker(events, () => void thread.terminate(), exited, () => error)
     const link = new PortLink(thread, `thread ${thread.threadId}`, () => void thread.terminate())
     return worker.#open(link, key, clock, `thread ${thread.threadId}`)
   }
@@ -136,7 +155,7 @@ export class ChildWorker implements Worker, FrameSink {
       // reaped before the caller hears of it, so that a pool closing at once leaves no child
       this.#stop()
       await this.#exited
-      throw new TroupeError('ECONFIG', `the ${what} did not start: ${(err as Error).message} (its output above says why)`, { cause: err })
+      throw new TroupeError('ECONFIG', `the ${what} did not start: ${this.#endedBy() ?? `${(err as Error).message} (its output above says why)`}`, { cause: err })
     }
     return this
   }
@@ -187,7 +206,7 @@ export class ChildWorker implements Worker, FrameSink {
     const timer = setTimeout(this.#stop, CHILD_EXIT_GRACE_MS)
     void this.#exited.then(() => {
       clearTimeout(timer)
-      this.#events.exited(why.message)
+      this.#events.exited(this.#endedBy() ?? why.message)
     })
   }
 }

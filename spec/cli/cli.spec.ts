@@ -290,6 +290,18 @@ t.test('job MODULE#Class prints each pool outcome and the reports', async () => 
   assert.match(job.out, /value: \[2\]/)
 })
 
+t.test('a task module that does not load: one line with its error, in thread and process mode', async () => {
+  const broken = fileURLToPath(new URL('../fixtures/broken-tasks.ts', import.meta.url))
+  const start = (mode: string): Promise<{ code: number | null; err: string }> => troupe(['worker', '--listen', 'tcp://127.0.0.1:0', '--tasks', broken, '--mode', mode, '--workers', '1']).done()
+  const [thread, child] = await Promise.all([start('thread'), start('process')])
+  const why = 'cannot load the task module \\S+broken-tasks\\.ts: this task module is broken on purpose'
+  assert.is(thread.code, 1)
+  assert.match(thread.err, new RegExp(`^troupe: ECONFIG: the thread \\d+ did not start: ${why}\n$`))
+  assert.is(child.code, 1)
+  // the child says why, the pool that it did not start
+  assert.match(child.err, new RegExp(`^worker process (\\d+): ${why}\ntroupe: ECONFIG: the process \\1 did not start: it exited with code 1 \\(its output above says why\\)\n$`))
+})
+
 t.test('keygen, --help on every command, unknown flags exit 2', async () => {
   const key = await troupe(['keygen']).done()
   assert.match(key.out, /^[A-Za-z0-9_-]{43}\n$/)
