@@ -131,7 +131,8 @@ export function integerFlag(name: string, value: string | undefined, min = 0, ma
   if (value === undefined) return undefined
   const n = Number(value)
   if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} expects a whole number from ${min} to ${max}, got "${value}"`)
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`
+    throw new UsageError(`--${name} expects a whole number ${range}, got "${value}"`)
   }
   return n
 }
