@@ -7,74 +7,15 @@ import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import { Client, Manager, WorkerPool } from '../../index.js'
 import type { Assignment } from '../../actors/task-executor.js'
-import { PoolCore, type PoolCoreOptions, type PoolUpstream } from '../../actors/pool-core.js'
-import { ChildWorker, type Worker, type WorkerEvents } from '../../actors/workers.js'
+import { ChildWorker, type WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
 import { TroupeError } from '../../lib/errors.js'
 import { alive } from '../children.js'
 import { deferred, rejectsWith, suite, withDeadline } from '../harness.js'
+import { FakeWorker, fakeCore } from './fake-pool.js'
 import { poolsJoined } from './grid.js'
 
 const t = suite('pool faults')
-
-/** What a pool core told upstream, one line per call. */
-function recordingUpstream(): { upstream: PoolUpstream; log: string[] } {
-  const log: string[] = []
-  const upstream: PoolUpstream = {
-    done: (id) => log.push(`done ${id}`),
-    failed: (id, err) => log.push(`failed ${id} ${err.code}`),
-    progress: () => {},
-    capacity: (capacity) => log.push(`capacity ${capacity}`),
-    castDone: (id) => log.push(`castDone ${id}`),
-    castFailed: (id, err) => log.push(`castFailed ${id} ${err.code}`),
-    barrier: () => {},
-  }
-  return { upstream, log }
-}
-
-/** A worker that runs nothing: the test ends its runs through the events the core gave it. */
-class FakeWorker implements Worker {
-  readonly events: WorkerEvents
-  readonly started: Assignment[] = []
-  kills = 0
-
-  constructor(events: WorkerEvents) {
-    this.events = events
-  }
-
-  start(a: Assignment): void {
-    this.started.push(a)
-  }
-
-  abort(): void {}
-  release(): void {}
-  kill(): void {
-    this.kills++
-  }
-
-  async close(): Promise<void> {}
-}
-
-/** A core of fake workers on `clock`. */
-async function fakeCore(clock: ManualClock, options: Partial<PoolCoreOptions> = {}) {
-  const { upstream, log } = recordingUpstream()
-  const workers: FakeWorker[] = []
-  const core = await PoolCore.start({
-    workers: 1,
-    capacity: 2,
-    taskTimeoutKillMs: 1000,
-    respawn: { initialDelayMs: 100, maxDelayMs: 1000 },
-    clock,
-    spawn: async (_index, events) => {
-      const worker = new FakeWorker(events)
-      workers.push(worker)
-      return worker
-    },
-    ...options,
-  }, upstream)
-  t.cleanup(() => core.close())
-  return { core, log, workers }
-}
 
 const noInput = new Uint8Array()
 
@@ -93,7 +34,7 @@ async function childPidsFile(clock: ManualClock) {
 
 t.test('a run abandoned on disconnect: its run timeout reports nothing and only kills it; its slot comes back once it ends', async () => {
   const clock = new ManualClock()
-  const { core, log, workers } = await fakeCore(clock)
+  const { core, log, workers } = await fakeCore(t, clock)
   core.assign({ id: 7, name: 'slow', body: noInput, attempt: 1, runTimeoutMs: 500 })
   core.abandonAll(new TroupeError('ECLOSED', 'the pool lost its manager'))
   const [worker] = workers as [FakeWorker]
@@ -142,7 +83,7 @@ t.test('a worker long stable dies and its module no longer loads: each failed st
   const attempts: number[] = []
   let worker: FakeWorker | undefined
   let failedStart = deferred()
-  await fakeCore(clock, {
+  await fakeCore(t, clock, {
     respawn: { initialDelayMs: 100, maxDelayMs: 1000 },
     spawn: async (_index, events) => {
       attempts.push(clock.now())
@@ -168,7 +109,7 @@ t.test('close() while a replacement child starts: no child outlives it', async (
   const clock = new ManualClock()
   const children = await childPidsFile(clock)
   let first: FakeWorker | undefined
-  const { core } = await fakeCore(clock, {
+  const { core } = await fakeCore(t, clock, {
     // the worker that dies can be any; its replacement is the child
     spawn: (index, events) => {
       if (first !== undefined) return children.spawn(index, events)
@@ -187,7 +128,7 @@ t.test('close() while a replacement child starts: no child outlives it', async (
 t.test('start() failing on one worker: no child of the others outlives it', async () => {
   const clock = new ManualClock()
   const children = await childPidsFile(clock)
-  const starting = fakeCore(clock, {
+  const starting = fakeCore(t, clock, {
     workers: 2,
     spawn: (index, events) => (index === 0 ? Promise.reject(new TroupeError('ECONFIG', 'worker 0 does not start')) : children.spawn(index, events)),
   })

@@ -5,51 +5,16 @@
  */
 import * as assert from 'uvu/assert'
 import { Client, Job, Manager, WorkerPool, defineTasks, type Everyone, type Outcome } from '../../index.js'
-import type { Assignment } from '../../actors/task-executor.js'
 import { fitOutcomes } from '../../actors/broadcasts.js'
-import { PoolCore, type PoolUpstream } from '../../actors/pool-core.js'
-import type { Worker, WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
 import type { WireOutcome } from '../../lib/envelope.js'
 import { TroupeError } from '../../lib/errors.js'
+import { FakeWorker, fakeCore } from '../grid/fake-pool.js'
 import { poolsJoined } from '../grid/grid.js'
 import { memoryUrl } from '../transports/drivers.js'
 import { deferred, suite } from '../harness.js'
 
 const t = suite('broadcast faults')
-
-/** A worker that runs nothing: its runs last until the test ends them. */
-class IdleWorker implements Worker {
-  readonly events: WorkerEvents
-  readonly started: Assignment[] = []
-  kills = 0
-
-  constructor(events: WorkerEvents) {
-    this.events = events
-  }
-
-  start(a: Assignment): void {
-    this.started.push(a)
-  }
-
-  abort(): void {}
-  release(): void {}
-  kill(): void {
-    this.kills++
-  }
-
-  async close(): Promise<void> {}
-}
-
-const quietUpstream: PoolUpstream = {
-  done: () => {},
-  failed: () => {},
-  progress: () => {},
-  capacity: () => {},
-  castDone: () => {},
-  castFailed: () => {},
-  barrier: () => {},
-}
 
 /** A manager, inline pools of `tasks`, and a client, all closed after the test. */
 async function grid(tasks: Record<string, unknown>, pools = 1, { maxFrame, capacity }: { maxFrame?: number; capacity?: number } = {}) {
@@ -67,21 +32,8 @@ async function grid(tasks: Record<string, unknown>, pools = 1, { maxFrame, capac
 
 t.test('a broadcast run that outlives its timeout or is abandoned takes nothing from the task capacity, and is still killed', async () => {
   const clock = new ManualClock()
-  const workers: IdleWorker[] = []
-  const core = await PoolCore.start({
-    workers: 1,
-    capacity: 2,
-    taskTimeoutKillMs: 1000,
-    respawn: { initialDelayMs: 100, maxDelayMs: 1000 },
-    clock,
-    spawn: async (_index, events) => {
-      const worker = new IdleWorker(events)
-      workers.push(worker)
-      return worker
-    },
-  }, quietUpstream)
-  t.cleanup(() => core.close())
-  const [worker] = workers as [IdleWorker]
+  const { core, workers } = await fakeCore(t, clock)
+  const [worker] = workers as [FakeWorker]
   core.cast({ id: 1, name: '__hang', body: new Uint8Array(), timeoutMs: 500 })
   clock.advance(500) // past the broadcast timeout: it ignores its signal
   assert.is(core.capacity, 2)
