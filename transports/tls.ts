@@ -9,7 +9,7 @@ import type { Server, Socket } from 'node:net'
 import { connect, createServer, type ConnectionOptions as TlsConnectOptions, type TlsOptions } from 'node:tls'
 import { debug } from '../lib/debug.js'
 import { TroupeError } from '../lib/errors.js'
-import { dialSocket } from './net-socket.js'
+import { dialSocket, onStopServer } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
 import { formatHostPort, requireKeyOffLoopback, serveHostPort } from './tcp.js'
 import type { DialOptions, ListenOptions, TlsCredentials, Transport } from './transport.js'
@@ -91,12 +91,45 @@ export async function listenTls(host: string, port: number, options: ListenOptio
   const server = createServer({
     ...serverOptions(options),
     noDelay: true,
-    // a peer that connects and never finishes TLS is dropped as one that never says Hello
+    // a peer that connects and never finishes TLS is dropped as one that never says Hello. A
+    // deadline from the accept, not an idle timer: handshake bytes do not restart it, so a
+    // trickler is dropped too (spec/transports/tls-faults.spec.ts)
     handshakeTimeout: options.handshakeTimeoutMs,
   })
-  // the peer failed TLS (wrong key, untrusted certificate): Node destroys its socket; nothing reached us
-  server.on('tlsClientError', (err: Error, socket: Socket) => debug('tls handshake from %s failed: %s', socket.remoteAddress, err.message))
+  // The peer failed TLS (wrong key, untrusted certificate) or missed handshakeTimeout. Node only
+  // reports it and leaves the socket open, so without the destroy a stalled stranger would hold a
+  // socket (and keep the process alive) for as long as it likes.
+  server.on('tlsClientError', (err: Error, socket: Socket) => {
+    debug('tls handshake from %s failed: %s', socket.remoteAddress, err.message)
+    socket.destroy()
+  })
+  dropInTlsOnStop(server)
   return serveHostPort('tls', server, host, port, accept, 'secureConnection')
+}
+
+/**
+ * Until 'secureConnection' a socket belongs to no one, so the listener's close() could not end
+ * it and a peer stalled in TLS would outlive the listener. The raw sockets from 'connection'
+ * are kept until TLS completes or they close, and stopping the server destroys them.
+ */
+function dropInTlsOnStop(server: Server): void {
+  // Bounded by the open TCP connections still in TLS, each ended by handshakeTimeout. Keyed by
+  // the peer's address and port, unique among open connections to one listening port: Node
+  // does not document a way from the TLS socket back to its raw socket.
+  const inTls = new Map<string, Socket>()
+  const peerOf = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`
+  server.on('connection', (raw: Socket) => {
+    const peer = peerOf(raw)
+    inTls.set(peer, raw)
+    raw.once('close', () => {
+      if (inTls.get(peer) === raw) inTls.delete(peer)
+    })
+  })
+  server.on('secureConnection', (socket: Socket) => inTls.delete(peerOf(socket)))
+  onStopServer(server, () => {
+    for (const raw of inTls.values()) raw.destroy()
+    inTls.clear()
+  })
 }
 
 /**

@@ -1,0 +1,105 @@
+/**
+ * tls:// against peers that misbehave below the Troupe handshake: stalling in TLS, resetting
+ * mid-TLS, renegotiating. Raw node:net / node:tls peers play them.
+ */
+import { createConnection, type Socket } from 'node:net'
+import * as assert from 'uvu/assert'
+import { WorkerPool } from '../../index.js'
+import { dial, listen, type Transport } from '../../transports/index.js'
+import { deferred, nextEvent, suite, withDeadline } from '../harness.js'
+import { RecordingSink, options } from '../transport-contract.js'
+import { FIXTURE_TASKS } from '../grid/grid.js'
+
+const t = suite('tls:// faults')
+
+/** A TLS record header announcing a 300-byte handshake message, then its first bytes only. */
+const HALF_CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x01, 0x2c, 0x01, 0x00])
+
+/** A tls:// listener on loopback port 0 that records the peers it accepts. */
+async function tlsListener(over: Parameters<typeof options>[0] = {}) {
+  const accepted: Transport[] = []
+  const sinks: RecordingSink[] = []
+  const firstAccepted = deferred()
+  const l = await listen('tls://127.0.0.1:0', options(over), (transport) => {
+    accepted.push(transport)
+    t.cleanup(() => transport.close())
+    firstAccepted.resolve()
+    const sink = new RecordingSink()
+    sinks.push(sink)
+    return sink
+  })
+  t.cleanup(() => l.close())
+  return { listener: l, port: Number(new URL(l.address).port), accepted, sinks, firstAccepted: firstAccepted.promise }
+}
+
+/** A plain TCP socket to `port`, destroyed after the test; resolves once connected. */
+async function rawPeer(port: number): Promise<Socket> {
+  const socket = createConnection({ host: '127.0.0.1', port })
+  socket.on('error', () => {}) // a reset from the listener is what some tests expect
+  t.cleanup(() => socket.destroy())
+  await nextEvent(socket, 'connect', 1000)
+  return socket
+}
+
+/** Milliseconds until `socket` closes, failing past `ms`. */
+async function closesWithin(socket: Socket, ms: number, what: string): Promise<number> {
+  const start = Date.now()
+  if (!socket.destroyed) await withDeadline(nextEvent(socket, 'close', ms), ms, what)
+  return Date.now() - start
+}
+
+t.test('a peer that stops halfway through its ClientHello is dropped at handshakeTimeoutMs', async () => {
+  const { port, accepted } = await tlsListener({ handshakeTimeoutMs: 300 })
+  const socket = await rawPeer(port)
+  socket.write(HALF_CLIENT_HELLO)
+  await closesWithin(socket, 1500, 'the stalled peer dropped')
+  assert.is(accepted.length, 0)
+}, 2000)
+
+t.test('a plain TCP peer that never speaks is dropped at handshakeTimeoutMs', async () => {
+  const { port } = await tlsListener({ handshakeTimeoutMs: 300 })
+  const socket = await rawPeer(port)
+  await closesWithin(socket, 1500, 'the silent peer dropped')
+}, 2000)
+
+t.test('a peer trickling its ClientHello is dropped at handshakeTimeoutMs: a deadline, not an idle timer', async () => {
+  const { port } = await tlsListener({ handshakeTimeoutMs: 300 })
+  const socket = await rawPeer(port)
+  const hello = Buffer.concat([HALF_CLIENT_HELLO, Buffer.alloc(64, 0x01)])
+  let sent = 0
+  // a byte every 50 ms: well inside any idle timeout of 300 ms
+  const trickle = setInterval(() => {
+    if (socket.writable && sent < hello.length) socket.write(hello.subarray(sent, ++sent))
+  }, 50)
+  t.cleanup(() => clearInterval(trickle))
+  const ms = await closesWithin(socket, 1500, 'the trickling peer dropped')
+  assert.ok(sent < hello.length, `the peer finished trickling (${sent} bytes) before being dropped at ${ms} ms`)
+}, 2000)
+
+t.test('closing the listener drops a peer still in TLS, and keeps the peers it accepted', async () => {
+  const { listener, port, sinks, firstAccepted } = await tlsListener({ handshakeTimeoutMs: 10_000 })
+  const stalled = await rawPeer(port)
+  stalled.write(HALF_CLIENT_HELLO)
+  // connections are accepted in order, so once a later peer is through, the stalled one is held
+  const sink = new RecordingSink()
+  const good = await dial(`tls://127.0.0.1:${port}`, options(), sink)
+  t.cleanup(() => good.close())
+  await withDeadline(firstAccepted, 1000, 'the good peer accepted')
+  await withDeadline(listener.close(), 1000, 'listener.close()')
+  await closesWithin(stalled, 1000, 'the stalled peer dropped by listener.close()')
+  // an accepted peer stays open after its listener closed: a frame still gets through
+  good.send(new TextEncoder().encode('still here'))
+  await (sinks[0] as RecordingSink).frameCount(1, 1000)
+  assert.is(sink.closes.length, 0)
+}, 2000)
+
+t.test('a standalone tls:// pool drops a peer stalled in TLS at connectTimeout', async () => {
+  const pool = await WorkerPool.start({ listen: 'tls://127.0.0.1:0', key: 'k', connectTimeout: 300, tasks: FIXTURE_TASKS, mode: 'inline' })
+  t.cleanup(() => pool.close())
+  assert.type(pool.address, 'string')
+  const socket = await rawPeer(Number(new URL(pool.address as string).port))
+  socket.write(HALF_CLIENT_HELLO)
+  await closesWithin(socket, 1500, 'the stalled peer dropped')
+}, 2000)
+
+t.run()
