@@ -135,7 +135,7 @@ function dropInTlsOnStop(server: Server): void {
 /**
  * Connects and completes TLS.
  * @throws TroupeError `EAUTH` (no key and no certificates, or TLS refused: wrong key, untrusted
- * certificate), `ECLOSED` (unreachable, no answer in time), `EABORT`
+ * certificate), `ECLOSED` (unreachable, reset or closed during TLS, no answer in time), `EABORT`
  */
 export async function dialTls(host: string, port: number, options: DialOptions): Promise<{ socket: Socket; target: string }> {
   const target = formatHostPort('tls', host, port)
@@ -150,8 +150,10 @@ export async function dialTls(host: string, port: number, options: DialOptions):
     const socket = await dialSocket(open, target, options.clock, options.handshakeTimeoutMs, options.signal, 'secureConnect')
     return { socket, target }
   } catch (err) {
-    // TCP got through, so the failure is TLS refusing us: a key or certificate problem
-    if (reached && err instanceof TroupeError && err.code === 'ECLOSED' && err.cause !== undefined) throw tlsRefused(target, err.cause)
+    // TCP got through and TLS said no (an alert, a certificate we do not trust): a key or
+    // certificate problem, which retrying will not fix. A reset or close mid-TLS is not that:
+    // the listener may be restarting, so it stays ECLOSED and the caller reconnects.
+    if (reached && err instanceof TroupeError && err.code === 'ECLOSED' && isTlsRefusal(err.cause)) throw tlsRefused(target, err.cause)
     throw err
   }
 }
@@ -173,10 +175,32 @@ export async function openTlsDialed(socket: Socket, target: string, open: (link:
     return await opening
   } catch (err) {
     if (heard || !(err instanceof TroupeError) || err.code !== 'ECLOSED') throw err
-    const code = (err.cause as { code?: unknown } | undefined)?.code
-    if (err.cause === undefined || (typeof code === 'string' && code.startsWith('ERR_SSL_'))) throw tlsRefused(target, err.cause ?? err.message)
+    if (err.cause === undefined || isTlsRefusal(err.cause)) throw tlsRefused(target, err.cause ?? err.message)
     throw err
   }
+}
+
+/** OpenSSL's certificate verification failures, as Node names them in `err.code`. */
+const CERT_ERRORS = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED',
+  'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+
+/**
+ * True when `cause` is TLS refusing to authenticate: an OpenSSL error or alert (`ERR_SSL_*`:
+ * a wrong PSK, no shared suite, a certificate the other side rejected) or a certificate we
+ * rejected. Resets, closes and timeouts (`ECONNRESET`, `EPIPE`, `ERR_TLS_HANDSHAKE_TIMEOUT`)
+ * are not: nothing was said about our credentials.
+ */
+function isTlsRefusal(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && (code.startsWith('ERR_SSL_') || CERT_ERRORS.has(code))
 }
 
 function tlsRefused(target: string, cause: unknown): TroupeError {

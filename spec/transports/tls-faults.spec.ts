@@ -2,11 +2,11 @@
  * tls:// against peers that misbehave below the Troupe handshake: stalling in TLS, resetting
  * mid-TLS, renegotiating. Raw node:net / node:tls peers play them.
  */
-import { createConnection, type Socket } from 'node:net'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import * as assert from 'uvu/assert'
-import { WorkerPool } from '../../index.js'
+import { Client, WorkerPool } from '../../index.js'
 import { dial, listen, type Transport } from '../../transports/index.js'
-import { deferred, nextEvent, suite, withDeadline } from '../harness.js'
+import { deferred, nextEvent, rejectsWith, suite, withDeadline } from '../harness.js'
 import { RecordingSink, options } from '../transport-contract.js'
 import { FIXTURE_TASKS } from '../grid/grid.js'
 
@@ -100,6 +100,55 @@ t.test('a standalone tls:// pool drops a peer stalled in TLS at connectTimeout',
   const socket = await rawPeer(Number(new URL(pool.address as string).port))
   socket.write(HALF_CLIENT_HELLO)
   await closesWithin(socket, 1500, 'the stalled peer dropped')
+}, 2000)
+
+/**
+ * A plain TCP listener on loopback port 0 whose first `failures` connections `fail` as soon as
+ * their ClientHello arrives; later ones are piped to `forwardTo` (a port) when given.
+ */
+async function faultyListener(failures: number, fail: (socket: Socket) => void, forwardTo?: number): Promise<number> {
+  const sockets: Socket[] = []
+  let seen = 0
+  const server: Server = createServer((socket) => {
+    sockets.push(socket)
+    socket.on('error', () => {})
+    if (++seen <= failures || forwardTo === undefined) {
+      socket.once('data', () => fail(socket))
+      return
+    }
+    const upstream = createConnection({ host: '127.0.0.1', port: forwardTo })
+    sockets.push(upstream)
+    upstream.on('error', () => socket.destroy())
+    socket.on('close', () => upstream.destroy())
+    upstream.on('close', () => socket.destroy())
+    socket.pipe(upstream).pipe(socket)
+  })
+  t.cleanup(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as { port: number }).port
+}
+
+t.test('a TCP reset during TLS fails the dial with ECLOSED, not EAUTH', async () => {
+  const port = await faultyListener(1, (socket) => socket.resetAndDestroy())
+  const err = await rejectsWith(dial(`tls://127.0.0.1:${port}`, options(), new RecordingSink()), 'ECLOSED')
+  assert.is((err.cause as { code?: unknown }).code, 'ECONNRESET')
+}, 2000)
+
+t.test('a close during TLS fails the dial with ECLOSED, not EAUTH', async () => {
+  const port = await faultyListener(1, (socket) => socket.end())
+  await rejectsWith(dial(`tls://127.0.0.1:${port}`, options(), new RecordingSink()), 'ECLOSED')
+}, 2000)
+
+t.test('Client.connect retries past a listener that resets during TLS', async () => {
+  const pool = await WorkerPool.start({ listen: 'tls://127.0.0.1:0', key: 'k', tasks: FIXTURE_TASKS, mode: 'inline' })
+  t.cleanup(() => pool.close())
+  const port = await faultyListener(2, (socket) => socket.resetAndDestroy(), Number(new URL(pool.address as string).port))
+  const client = await Client.connect(`tls://127.0.0.1:${port}`, { key: 'k', connectTimeout: 1500 })
+  t.cleanup(() => client.close())
+  assert.is(await client.run('add', [4, 7]), 11)
 }, 2000)
 
 t.run()
