@@ -56,6 +56,10 @@ export class StreamLink implements Link {
     })
     socket.on('error', (err) => {
       this.#failure ??= new TroupeError('ECLOSED', `connection to ${remoteAddress} failed: ${err.message}`, { cause: err })
+      // Node does not always close the socket after 'error' (a TLS socket past its renegotiation
+      // limit, ERR_TLS_SESSION_ATTACK, stays open). Left open, the link would drop every later
+      // byte and never report closed: a dead connection only a heartbeat could find.
+      socket.destroy()
     })
     socket.on('close', () => {
       this.#writer.discard()

@@ -2,10 +2,13 @@
  * tls:// against peers that misbehave below the Troupe handshake: stalling in TLS, resetting
  * mid-TLS, renegotiating. Raw node:net / node:tls peers play them.
  */
+import { createHmac } from 'node:crypto'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import * as assert from 'uvu/assert'
 import { Client, WorkerPool } from '../../index.js'
-import { dial, listen, type Transport } from '../../transports/index.js'
+import { dial, listen, openDialed, type Transport } from '../../transports/index.js'
+import { StreamLink } from '../../transports/stream-link.js'
 import { deferred, nextEvent, rejectsWith, suite, withDeadline } from '../harness.js'
 import { RecordingSink, options } from '../transport-contract.js'
 import { FIXTURE_TASKS } from '../grid/grid.js'
@@ -149,6 +152,34 @@ t.test('Client.connect retries past a listener that resets during TLS', async ()
   const client = await Client.connect(`tls://127.0.0.1:${port}`, { key: 'k', connectTimeout: 1500 })
   t.cleanup(() => client.close())
   assert.is(await client.run('add', [4, 7]), 11)
+}, 2000)
+
+t.test('a peer past the TLS renegotiation limit is closed with ECLOSED on both sides, not left half dead', async () => {
+  const { port, sinks, firstAccepted } = await tlsListener()
+  // TLS 1.2 with the documented PSK: TLS 1.3 has no renegotiation
+  const psk = createHmac('sha256', new TextEncoder().encode('contract key')).update('troupe-tls-psk-v1').digest()
+  const socket: TLSSocket = tlsConnect({
+    host: '127.0.0.1', port, ciphers: 'ECDHE-PSK-CHACHA20-POLY1305', maxVersion: 'TLSv1.2',
+    pskCallback: () => ({ identity: 'troupe', psk }), checkServerIdentity: () => undefined,
+  })
+  t.cleanup(() => socket.destroy())
+  await withDeadline(new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), 1000, 'TLS 1.2')
+  socket.on('error', () => {}) // the listener's close may reach us as a reset
+  const clientSink = new RecordingSink()
+  const transport = await openDialed(new StreamLink(socket, `tls://127.0.0.1:${port}`), options(), clientSink)
+  t.cleanup(() => transport.close())
+  await withDeadline(firstAccepted, 1000, 'accepted')
+  // Node allows 3 client renegotiations in 10 minutes (tls.CLIENT_RENEG_LIMIT); the 4th is an attack
+  for (let i = 0; i < 6 && !socket.destroyed; i++) {
+    await withDeadline(new Promise<void>((resolve) => {
+      if (!socket.renegotiate({}, () => resolve())) resolve()
+      socket.once('close', () => resolve())
+    }), 1000, `renegotiation ${i}`)
+  }
+  const why = await (sinks[0] as RecordingSink).whenClosed(1000)
+  assert.is(why.code, 'ECLOSED')
+  assert.is((why.cause as { code?: unknown }).code, 'ERR_TLS_SESSION_ATTACK')
+  assert.is((await clientSink.whenClosed(1000)).code, 'ECLOSED')
 }, 2000)
 
 t.run()
