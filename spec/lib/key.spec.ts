@@ -1,7 +1,10 @@
-import { chmod, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { closeSync, constants, openSync } from 'node:fs'
+import { chmod, mkdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import * as assert from 'uvu/assert'
-import { generateKey, resolveKey } from '../../lib/key.js'
+import { MAX_KEY_FILE_BYTES, generateKey, resolveKey } from '../../lib/key.js'
 import { rejectsWith, suite } from '../harness.js'
 
 const t = suite('keys')
@@ -44,6 +47,47 @@ t.test('a missing, empty or unreadable key file is EAUTH', async () => {
   await rejectsWith(resolveKey({ file: join(empty, '..', 'missing') }), 'EAUTH')
   await rejectsWith(resolveKey({ file: join(empty, '..') }), 'EAUTH') // a directory
 })
+
+t.test(`a key file of up to ${MAX_KEY_FILE_BYTES} bytes is read; one byte more is EAUTH`, async () => {
+  assert.is(MAX_KEY_FILE_BYTES, 64 * 1024)
+  const largest = 'k'.repeat(MAX_KEY_FILE_BYTES)
+  assert.is(text(await resolveKey({ file: await keyFile(largest, 0o600) })), largest)
+  const over = await keyFile(`${largest}\n`, 0o600)
+  const err = await rejectsWith(resolveKey({ file: over }).then((key) => `${key.length} bytes`), 'EAUTH')
+  assert.ok(err.message.includes(String(MAX_KEY_FILE_BYTES)), err.message)
+})
+
+t.test('a huge key file is refused at once, without reading it', async () => {
+  const file = await keyFile('', 0o600)
+  await truncate(file, 1024 ** 3) // sparse: 1 GiB that costs no disk
+  await rejectsWith(resolveKey({ file }), 'EAUTH')
+}, 1000)
+
+t.test('a directory is EAUTH as not a regular file, whatever its mode', async () => {
+  for (const mode of [0o700, 0o755]) {
+    const dir = join(await t.tempDir('troupe-key-'), 'dir')
+    await mkdir(dir)
+    await chmod(dir, mode)
+    const err = await rejectsWith(resolveKey({ file: dir }), 'EAUTH')
+    assert.ok(!err.message.includes('chmod'), `a permissions hint for a directory: ${err.message}`)
+  }
+})
+
+if (process.platform !== 'win32') {
+  t.test('a FIFO is EAUTH at once, without waiting for a writer', async () => {
+    const fifo = join(await t.tempDir('troupe-key-'), 'fifo')
+    await promisify(execFile)('mkfifo', ['-m', '600', fifo])
+    // if a read is stuck waiting for a writer, be that writer so the process can exit
+    t.cleanup(() => {
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK))
+      } catch {
+        // ENXIO: nobody is reading, as it should be
+      }
+    })
+    await rejectsWith(resolveKey({ file: fifo }), 'EAUTH')
+  }, 1000)
+}
 
 t.test('generateKey gives 32 random bytes as base64url, fit for a key file', async () => {
   const key = generateKey()
