@@ -65,13 +65,20 @@ export class TaskQueue<T extends Queued> {
     this.#size++
   }
 
-  /** Marks a queued task as gone; it is dropped when it reaches the head or its ring compacts. */
+  /**
+   * Marks a queued task as gone. A ring left with only marked tasks goes at once (a caller
+   * withdrawing under ever new names or priorities leaves nothing behind); otherwise the task
+   * is dropped when it reaches the head or its ring compacts.
+   */
   remove(task: T): void {
     if (!task.queued) return
     task.queued = false
     if (--this.#size === 0) return this.#clear()
-    const line = this.#byPriority.get(task.priority)?.lines.get(task.name)
-    if (line === undefined || ++line.marked <= COMPACT_AFTER || line.marked * 2 <= line.ring.length) return
+    const level = this.#byPriority.get(task.priority)
+    const line = level?.lines.get(task.name)
+    if (level === undefined || line === undefined) return
+    if (++line.marked === line.ring.length) return this.#dropLine(level, task.name)
+    if (line.marked <= COMPACT_AFTER || line.marked * 2 <= line.ring.length) return
     line.ring.retain((t) => t.queued)
     line.marked = 0
   }
@@ -110,6 +117,13 @@ export class TaskQueue<T extends Queued> {
     line.ring.shift()
     head.queued = false
     if (--this.#size === 0) this.#clear()
+  }
+
+  #dropLine(level: Level<T>, name: string): void {
+    level.lines.delete(name)
+    if (level.lines.size > 0) return
+    this.#levels.splice(this.#levels.indexOf(level), 1)
+    this.#byPriority.delete(level.priority)
   }
 
   // Nothing waits: drop every level with the marked tasks still in it, so they are not held

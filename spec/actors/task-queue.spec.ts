@@ -115,4 +115,24 @@ t.test('tasks removed behind one that waits are let go, not held until it leaves
   assert.is(q.heads()[0]?.name, 'stuck')
 })
 
+t.test('tasks removed under ever new names or priorities leave nothing behind', async () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const q = new TaskQueue<T>()
+  q.push(task('stuck', 1))
+  // in a function of its own: a suspended async test keeps its last loop value in its frame
+  const churn = (): WeakRef<T>[] => Array.from({ length: 1000 }, (_, i) => {
+    const x = i % 2 === 0 ? task(`name${i}`, 1) : task('other', i)
+    q.push(x)
+    q.remove(x)
+    return new WeakRef(x)
+  })
+  const refs = churn()
+  await new Promise(setImmediate) // a WeakRef holds its target until the current job ends
+  gc()
+  const held = refs.filter((r) => r.deref() !== undefined).length
+  assert.is(held, 0, `${held} of 1000 removed tasks still held`)
+  assert.equal(q.heads().map((h) => h.name), ['stuck'])
+})
+
 t.run()
