@@ -275,6 +275,8 @@ export class Dispatcher {
   readonly #clients = new Map<ClientHandle, IdTable<Waiter>>()
   // runs that later submits with the same name and key join (coalesce)
   readonly #coalesced = new Map<string, Execution>()
+  // callers waiting on another's run: they count toward queueSize, as each holds its own state
+  #followers = 0
   #nextAssignment = 1
   #draining = false
   readonly counts = { done: 0, failed: 0, rejected: 0, requeued: 0, lost: 0 }
@@ -297,8 +299,10 @@ export class Dispatcher {
     const key = this.#o.coalesce && options.key !== undefined ? coalesceKey(name, options.key) : undefined
     const leader = key === undefined ? undefined : this.#coalesced.get(key)
     if (leader !== undefined) {
+      if (this.#queue.size + this.#followers >= this.#o.queueSize) return this.#refuse(client, taskId, leader.info)
       // it shares the leader's run (and so its priority and runTimeout), not its deadlines
       const waiter: Waiter = { client, taskId, run: leader, assignTimer: undefined }
+      this.#followers++
       leader.addWaiter(waiter)
       open.set(taskId, waiter)
       if (leader.queued) this.#armAssignTimer(waiter, options.assignTimeoutMs)
@@ -309,12 +313,7 @@ export class Dispatcher {
     // (every change that frees a slot dispatches), so this overtakes no one who could run.
     const pool = this.#pick(run)
     if (run.abandoned) return // selectWorker threw: answered with ECONFIG
-    if (pool === undefined && this.#queue.size >= this.#o.queueSize) {
-      this.counts.rejected++
-      this.#o.events.rejected(run.info, client.id)
-      client.failed(taskId, { code: 'EREJECTED', message: `the queue is full (${this.#o.queueSize} tasks)` })
-      return
-    }
+    if (pool === undefined && this.#queue.size + this.#followers >= this.#o.queueSize) return this.#refuse(client, taskId, run.info)
     open.set(taskId, run)
     if (key !== undefined) this.#coalesced.set(key, run)
     if (pool !== undefined) {
@@ -325,6 +324,12 @@ export class Dispatcher {
     this.#armAssignTimer(run, options.assignTimeoutMs)
     run.park()
     this.#queue.push(run)
+  }
+
+  #refuse(client: ClientHandle, taskId: number, task: TaskInfo): void {
+    this.counts.rejected++
+    this.#o.events.rejected(task, client.id)
+    client.failed(taskId, { code: 'EREJECTED', message: `the queue is full (${this.#o.queueSize} tasks)` })
   }
 
   /** The client gave up on `taskId` (timeout, abort, `all()` failing): drop it or stop its run. */
@@ -345,6 +350,7 @@ export class Dispatcher {
     const run = waiter.run
     this.#clients.get(waiter.client)?.take(waiter.taskId)
     this.#o.clock.clearTimer(waiter.assignTimer)
+    if (waiter !== run) this.#followers--
     if (!run.removeWaiter(waiter)) return
     this.#forget(run)
     if (run.queued) {
@@ -556,8 +562,13 @@ export class Dispatcher {
   #answer(run: Execution, err: WireError | undefined, body?: Uint8Array, ms?: number): void {
     const waiters = run.takeWaiters()
     if (waiters === undefined) return
-    if (waiters instanceof Set) for (const w of waiters) this.#answerOne(w, err, body, ms)
-    else this.#answerOne(waiters, err, body, ms)
+    if (waiters instanceof Set) {
+      this.#followers -= waiters.has(run) ? waiters.size - 1 : waiters.size
+      for (const w of waiters) this.#answerOne(w, err, body, ms)
+    } else {
+      if (waiters !== run) this.#followers--
+      this.#answerOne(waiters, err, body, ms)
+    }
   }
 
   #answerOne(w: Waiter, err: WireError | undefined, body: Uint8Array | undefined, ms: number | undefined): void {

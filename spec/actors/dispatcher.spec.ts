@@ -176,8 +176,30 @@ t.test("the first caller's assignTimeout ends only its own wait; the last one's 
   assert.ok(d.idle)
 })
 
+t.test('callers joining a coalesced run count toward queueSize until they are answered or leave', () => {
+  const { d, events } = dispatcher({ coalesce: true, queueSize: 3 })
+  const client = new Caller('c')
+  d.submit(client, 1, 'add', BODY, plain({ key: 'k' })) // queued: no pool yet
+  d.submit(client, 2, 'add', BODY, plain({ key: 'k' }))
+  d.submit(client, 3, 'add', BODY, plain({ key: 'k' }))
+  d.submit(client, 4, 'add', BODY, plain({ key: 'k' })) // one queued and two followers: full
+  d.submit(client, 5, 'other', BODY, plain())
+  assert.equal([...client.answers], [[4, 'EREJECTED'], [5, 'EREJECTED']])
+  assert.equal(events, ['rejected add', 'rejected other'])
+  d.withdraw(client, 2)
+  d.submit(client, 6, 'add', BODY, plain({ key: 'k' })) // room again
+  const pool = new Recorder('p')
+  d.poolJoined(pool, 1, NO_SLOTS, false)
+  d.done(pool, pool.assigned[0]![0], BODY, 1)
+  assert.equal([...client.answers.keys()], [4, 5, 1, 3, 6])
+  d.submit(client, 7, 'add', BODY, plain({ key: 'k' })) // everyone was answered: the bound is free
+  d.submit(client, 8, 'add', BODY, plain({ key: 'k' }))
+  d.submit(client, 9, 'add', BODY, plain({ key: 'k' }))
+  assert.is(client.answers.get(9), undefined)
+})
+
 t.test('a herd of 50 000 callers on one key is answered once each, in linear time', () => {
-  const { d } = dispatcher({ coalesce: true })
+  const { d } = dispatcher({ coalesce: true, queueSize: Infinity })
   const client = new Caller('c')
   const pool = new Recorder('p')
   d.poolJoined(pool, 1, NO_SLOTS, false)
