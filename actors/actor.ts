@@ -143,7 +143,8 @@ export class Actor {
    */
   post(letter: Letter): void {
     if (this.#stopped) throw new TroupeError('ECLOSED', `actor "${this.name}" has stopped`)
-    if (this.#mailbox.length >= this.#capacity) {
+    // an overlapping actor's letters still awaited count too: they hold as much as queued ones
+    if (this.#mailbox.length + this.#awaiting.size >= this.#capacity) {
       throw new TroupeError('EMAILBOX', `mailbox of actor "${this.name}" is full (${this.#capacity} messages)`)
     }
     this.#mailbox.push(letter)

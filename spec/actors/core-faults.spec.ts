@@ -194,4 +194,20 @@ t.test('closing settles every unanswered ask of an overlapping actor with ECLOSE
   for (const signal of signals) assert.is((signal.reason as TroupeError | undefined)?.code, 'ECLOSED')
 }, DEADLINE_MS)
 
+t.test("an overlapping actor's mailbox bound counts the messages its handlers still await", async () => {
+  const s = system()
+  const started = deferred()
+  let running = 0
+  const actor = s.spawn('never', () => {
+    if (++running === 3) started.resolve()
+    return new Promise(() => {})
+  }, { overlap: true, mailbox: { capacity: 3 } })
+  const asks = [1, 2, 3].map((i) => rejectsWith(actor.ask(i), 'ECLOSED'))
+  await withDeadline(started.promise, DEADLINE_MS, 'three handlers running')
+  await rejectsWith(actor.ask(4), 'EMAILBOX')
+  assert.throws(() => actor.tell(5), (err: TroupeError) => err.code === 'EMAILBOX')
+  await s.close()
+  await Promise.all(asks)
+}, DEADLINE_MS)
+
 t.run()
