@@ -47,6 +47,9 @@ class Broadcast {
   }
 }
 
+/** Distinct barrier names one broadcast may have open at once. */
+const MAX_OPEN_BARRIERS = 1024
+
 export class Broadcasts {
   readonly #clock: Clock
   readonly #runs = new Map<number, Run>()
@@ -106,9 +109,19 @@ export class Broadcasts {
     if (run === undefined || run.target !== target) return
     const b = run.broadcast
     let waiting = b.barriers.get(name)
-    if (waiting === undefined) b.barriers.set(name, (waiting = new Set()))
+    if (waiting === undefined) {
+      if (b.barriers.size >= MAX_OPEN_BARRIERS) {
+        // a pool naming ever new barriers would grow this without end: its run fails instead
+        this.#take(target, id)
+        target.revokeCast(id)
+        this.#settle(run, { worker: target.id, ok: false, err: { code: 'ETASK', message: `more than ${MAX_OPEN_BARRIERS} barriers open in one broadcast` } })
+        return
+      }
+      b.barriers.set(name, (waiting = new Set()))
+    }
     waiting.add(run)
-    this.#openBarriers(b)
+    // only this barrier can have opened: checking every name here would cost O(names) per call
+    if (waiting.size >= b.open) this.#open(b, name, waiting)
   }
 
   /** A pool left: what it had not answered is lost. */
@@ -157,11 +170,12 @@ export class Broadcasts {
 
   /** Opens each barrier every unanswered run is waiting at. */
   #openBarriers(b: Broadcast): void {
-    for (const [name, waiting] of b.barriers) {
-      if (waiting.size < b.open) continue
-      b.barriers.delete(name)
-      for (const run of waiting) run.target.release(run.id, name)
-    }
+    for (const [name, waiting] of b.barriers) if (waiting.size >= b.open) this.#open(b, name, waiting)
+  }
+
+  #open(b: Broadcast, name: string, waiting: Set<Run>): void {
+    b.barriers.delete(name)
+    for (const run of waiting) run.target.release(run.id, name)
   }
 
   #expire(b: Broadcast, why: string): void {

@@ -5,7 +5,7 @@
  */
 import * as assert from 'uvu/assert'
 import { Client, Job, Manager, WorkerPool, defineTasks, type Everyone, type Outcome } from '../../index.js'
-import { fitOutcomes } from '../../actors/broadcasts.js'
+import { Broadcasts, fitOutcomes, type CastTarget } from '../../actors/broadcasts.js'
 import { ManualClock } from '../../lib/clock.js'
 import type { WireOutcome } from '../../lib/envelope.js'
 import { TroupeError } from '../../lib/errors.js'
@@ -175,6 +175,28 @@ t.test("Object.prototype's __methods are not subtasks: ENOTASK like any unknown 
     lookupGetter: [['ETASK', 'ENOTASK']],
     defineGetter: [['ETASK', 'ENOTASK']],
   })
+})
+
+t.test('a pool naming ever new barriers fails its own run past the bound; the broadcast goes on', async () => {
+  const broadcasts = new Broadcasts(new ManualClock())
+  const casts = new Map<string, number>()
+  const revoked: number[] = []
+  const target = (id: string): CastTarget => ({
+    id,
+    cast: (castId) => void casts.set(id, castId),
+    release: () => {},
+    revokeCast: (castId) => void revoked.push(castId),
+  })
+  const [flooder, honest] = [target('flooder'), target('honest')]
+  const outcomes = broadcasts.start([flooder, honest], '__x', new Uint8Array(), 30_000, 1, {}, 1)
+  const started = performance.now()
+  for (let i = 0; i < 20_000; i++) broadcasts.barrier(flooder, casts.get('flooder')!, `barrier ${i}`)
+  assert.ok(performance.now() - started < 1000, 'each barrier costs O(1), not O(names)')
+  assert.equal(revoked, [casts.get('flooder')])
+  broadcasts.done(honest, casts.get('honest')!, new Uint8Array(), 1)
+  const [first, second] = (await outcomes)!
+  assert.equal([first?.ok, !first?.ok && first?.err.message], [false, 'more than 1024 barriers open in one broadcast'])
+  assert.is(second?.ok, true)
 })
 
 t.run()
