@@ -483,8 +483,13 @@ class ClientLink implements ClientHandle {
     this.#peer.send({ k: Kind.Failed, id: taskId, err })
   }
 
+  /**
+   * Progress is advisory: dropped while the client's connection is congested (over 1 MiB waits
+   * to be sent), or a task that reports in a loop to a client that does not read would grow
+   * what we hold for it without bound. Results are never dropped.
+   */
   progress(taskId: number, value: number): void {
-    this.#peer.send({ k: Kind.Progress, id: taskId, value })
+    if (!this.#peer.congested) this.#peer.send({ k: Kind.Progress, id: taskId, value })
   }
 }
 

@@ -54,7 +54,7 @@ export class Peer implements FrameSink {
   /** Asks this peer sent us that are still being handled, by the peer's id (for `Cancel`); not a Map: see id-table.ts. */
   readonly #inbound = new IdTable<Letter>()
   #closed = false
-  // bytes of tells and asks sent since the connection last reported backpressure, or -1 while it has none
+  // bytes of tells and asks sent since the connection last reported backpressure (on any send), or -1 while it has none
   #congestedBytes = -1
   readonly #drainWaiters: { resolve(): void; reject(err: TroupeError): void }[] = []
   /** Set on every drain; the grid listens to resume sending. */
@@ -100,7 +100,17 @@ export class Peer implements FrameSink {
 
   #sendFrame(buf: Uint8Array, start: number, end: number): boolean {
     this.#checkFrame(end - start)
-    return this.#transport?.send(buf, start, end) ?? false
+    const below = this.#transport?.send(buf, start, end) ?? false
+    if (!below && this.#congestedBytes < 0) this.#congestedBytes = 0
+    return below
+  }
+
+  /**
+   * True from a send the connection reported backpressure on (over its high-water mark, 1 MiB,
+   * waits to be sent) until it drains, or once closed. What may be dropped (progress) is dropped then.
+   */
+  get congested(): boolean {
+    return this.#congestedBytes >= 0 || this.#closed
   }
 
   #checkFrame(bytes: number): void {

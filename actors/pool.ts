@@ -247,7 +247,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     return {
       done: (id, body, ms) => send({ k: Kind.Done, id, body, ms }),
       failed: (id, err) => send({ k: Kind.Failed, id, err }),
-      progress: (id, value) => send({ k: Kind.Progress, id, value }),
+      // advisory, as the manager treats it: dropped while the manager reads slower than tasks report
+      progress: (id, value) => {
+        if (this.#link?.peer?.congested === false) send({ k: Kind.Progress, id, value })
+      },
       state: (capacity, draining) => this.#link?.peer?.send({ k: Kind.PoolState, capacity, draining }),
       castDone: (id, body, ms) => send({ k: Kind.CastDone, id, body, ms }),
       castFailed: (id, err) => send({ k: Kind.CastFailed, id, err }),
