@@ -268,8 +268,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     hostNodeActor(system, (msg, from) => this.emit('sysmsg', msg, from))
     system.extend({ envelope: (peer, env) => this.#fromManager(peer, env) })
     this.#link = new Reconnector(system, url, o, {
-      connected: async (peer) => {
-        const reply = (await peer.ref(MANAGER_ACTOR).ask({ op: 'join', ...join, capacity: this.#core.capacity })) as { manager: string }
+      connected: async (peer, timeoutMs) => {
+        const reply = (await this.#join(peer, join, timeoutMs)) as { manager: string }
         if (this.#draining) this.#sendState()
         debug('pool %s joined manager %s', system.id, reply.manager)
         this.emit('connected', reply.manager)
@@ -284,6 +284,21 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     } catch (err) {
       await system.close()
       throw err
+    }
+  }
+
+  /**
+   * Asks the manager to take this pool, within the rest of connectTimeout: a peer that completes
+   * the handshake but never answers would otherwise hold start(), or a reconnect, forever.
+   * @throws TroupeError `ECLOSED` when it does not answer in time (the Reconnector retries that)
+   */
+  async #join(peer: Peer, join: { prioritySlots: unknown; allowEval: boolean }, timeoutMs: number): Promise<unknown> {
+    try {
+      return await peer.ref(MANAGER_ACTOR).ask({ op: 'join', ...join, capacity: this.#core.capacity }, { timeout: timeoutMs })
+    } catch (err) {
+      const e = err as TroupeError
+      if (e.code !== 'ECSTO') throw e
+      throw new TroupeError('ECLOSED', `the manager did not answer the join within ${timeoutMs} ms`, { cause: e })
     }
   }
 

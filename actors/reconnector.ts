@@ -15,8 +15,11 @@ import type { ActorSystem } from './system.js'
 export type ReconnectOption = { initialDelay?: number | undefined; maxDelay?: number | undefined } | false | undefined
 
 export interface ReconnectHandlers {
-  /** A connection is up; a rejection closes it and tries again. */
-  connected(peer: Peer): Promise<void> | void
+  /**
+   * A connection is up; a rejection closes it and tries again (an `ECLOSED` one while time is
+   * left). What the handler waits for must end within `timeoutMs`, the rest of connectTimeout.
+   */
+  connected(peer: Peer, timeoutMs: number): Promise<void> | void
   /** The connection is gone (it may come back). */
   disconnected(why: TroupeError): void
   /** Reconnecting is off and the connection is gone for good. */
@@ -93,7 +96,7 @@ export class Reconnector {
     const deadline = this.#system.clock.now() + connectTimeoutMs(this.#options)
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#connect()
+        await this.#connect(deadline)
         return
       } catch (err) {
         const e = err as TroupeError
@@ -119,19 +122,21 @@ export class Reconnector {
 
   readonly #abortDials = (): void => this.#dialAborter.abort(this.#callerSignal?.reason)
 
-  #connect(): Promise<void> {
-    this.#attempt = this.#attemptConnect()
+  /** One attempt; setting it up (dial, handshake, the handler) ends by `deadline`, roughly. */
+  #connect(deadline: number): Promise<void> {
+    this.#attempt = this.#attemptConnect(deadline)
     return this.#attempt
   }
 
-  async #attemptConnect(): Promise<void> {
+  async #attemptConnect(deadline: number): Promise<void> {
     const peer = await this.#system.connectPeer(this.#url, { ...this.#options, signal: this.#dialAborter.signal })
     // visible before the handler runs: the other side may send at once (a manager assigns work
     // to a pool as soon as it has joined, before the join's answer arrives)
     this.#peer = peer
     this.#connecting = peer
     try {
-      await this.#handlers.connected(peer)
+      // at least 1 ms: the dial may have used the whole budget, and the handler still gets a bound
+      await this.#handlers.connected(peer, Math.max(1, deadline - this.#system.clock.now()))
       if (this.#closed) throw new TroupeError('ECLOSED', 'closed while connecting')
       if (peer.isClosed) throw new TroupeError('ECLOSED', 'the connection closed while being set up')
     } catch (err) {
@@ -161,7 +166,7 @@ export class Reconnector {
       await this.#sleep(backoffDelay(this.#backoff, attempt))
       if (this.#closed) return
       try {
-        await this.#connect()
+        await this.#connect(this.#system.clock.now() + connectTimeoutMs(this.#options))
         debug('reconnected to %s', this.#url)
         return
       } catch (err) {

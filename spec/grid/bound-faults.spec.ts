@@ -14,7 +14,7 @@ import { encodeValue } from '../../lib/codec.js'
 import { Kind, encodeEnvelope, readEnvelope } from '../../lib/envelope.js'
 import { openDialed } from '../../transports/index.js'
 import { StreamLink } from '../../transports/stream-link.js'
-import { deferred, suite, unique } from '../harness.js'
+import { deferred, rejectsWith, suite, unique } from '../harness.js'
 
 const t = suite('bound faults')
 
@@ -103,6 +103,47 @@ t.test('a manager that reads slower than a task reports: the pool drops progress
   assert.is(await finished.promise, 'done', 'the result arrived')
   assert.ok(progress > 0, 'progress goes through while the connection keeps up')
   assert.ok(progress < reports, `progress past the congestion was dropped (${progress} of ${reports} sent)`)
+}, 3000)
+
+/** A manager that takes connections and answers the first `answered` joins, and no other. */
+async function silentManager(answered: number) {
+  const name = unique('bound-join')
+  const system = new ActorSystem({ name: 'fake-manager' })
+  t.cleanup(() => system.close())
+  let joins = 0
+  const waiting = new Map<number, () => void>()
+  let last: Peer | undefined
+  system.extend({ envelope: () => false, peerOpened: (peer) => (last = peer) })
+  system.spawn('troupe.manager', () => {
+    joins++
+    waiting.get(joins)?.()
+    return joins <= answered ? { manager: system.id } : new Promise(() => {}) // never answers: closing cancels it
+  }, { overlap: true })
+  await system.listen(`mem://${name}`)
+  return {
+    url: `mem://${name}`,
+    joinsAtLeast(n: number): Promise<void> {
+      if (joins >= n) return Promise.resolve()
+      return new Promise((resolve) => waiting.set(n, resolve))
+    },
+    dropLast: () => last?.close(),
+  }
+}
+
+t.test('a manager that never answers the join: start() fails with ECLOSED once connectTimeout is up', async () => {
+  let starting: Promise<WorkerPool> | undefined
+  t.cleanup(() => starting?.then((pool) => pool.close(), () => {})) // after the manager closed: settled by then
+  const manager = await silentManager(0)
+  starting = WorkerPool.start({ manager: manager.url, tasks: { x: () => 1 }, connectTimeout: 300, reconnect: { initialDelay: 10 } })
+  await rejectsWith(starting, 'ECLOSED')
+}, 3000)
+
+t.test('a manager that stops answering the join after a loss: the pool keeps reconnecting', async () => {
+  const manager = await silentManager(1)
+  const pool = await WorkerPool.start({ manager: manager.url, tasks: { x: () => 1 }, connectTimeout: 200, reconnect: { initialDelay: 10, maxDelay: 10 } })
+  t.cleanup(() => pool.close())
+  await manager.dropLast()
+  await manager.joinsAtLeast(3) // a join that was never answered, then another attempt
 }, 3000)
 
 t.run()
