@@ -109,7 +109,7 @@ export async function listenTls(host: string, port: number, options: ListenOptio
 
 /**
  * Until 'secureConnection' a socket belongs to no one, so the listener's close() could not end
- * it and a peer stalled in TLS would outlive the listener. The raw sockets from 'connection'
+ * it and a peer stalled in TLS would outlive the listener. The raw sockets of each 'connection'
  * are kept until TLS completes or they close, and stopping the server destroys them.
  */
 function dropInTlsOnStop(server: Server): void {
