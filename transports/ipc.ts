@@ -14,8 +14,8 @@ const CHANNEL_FD = 3
 // this process's own code rather than its entry: a pool started from `node -e` would start a
 // pool in each child, and so on. The others contend for what this process holds (an inspector
 // port) or belong to its runner (test, watch), as node --test itself filters them for its children.
-const DROP_WITH_VALUE = new Set(['-e', '--eval', '-p', '--print', '--inspect-port', '--debug-port', '--test-reporter', '--test-reporter-destination', '--watch-path'])
-const DROP = new Set(['--input-type', '--inspect', '--inspect-brk', '--inspect-wait', '--test', '--test-only', '--experimental-test-coverage', '--watch', '--watch-preserve-output'])
+const DROP_WITH_VALUE = new Set(['-e', '--eval', '-p', '--print', '--input-type', '--inspect-port', '--debug-port', '--test-reporter', '--test-reporter-destination', '--watch-path'])
+const DROP = new Set(['--inspect', '--inspect-brk', '--inspect-wait', '--test', '--test-only', '--experimental-test-coverage', '--watch', '--watch-preserve-output'])
 
 /** `execArgv` less what a child process must not inherit (above). */
 export function childExecArgv(execArgv: readonly string[]): string[] {

@@ -41,7 +41,7 @@ for (const mode of ['process', 'thread'] as const) {
 }
 
 t.test('what a child inherits: neither eval code nor an inspector, test runner or watch flag', () => {
-  const argv = ['--import', 'tsx', '-e', 'code()', '--input-type=module', '--eval=more()', '-p', 'x', '--inspect=9229', '--inspect-port', '9230',
+  const argv = ['--import', 'tsx', '-e', 'code()', '--input-type=module', '--input-type', 'module', '--eval=more()', '-p', 'x', '--inspect=9229', '--inspect-port', '9230',
     '--test', '--test-reporter', 'spec', '--watch', '--max-old-space-size=512', '--enable-source-maps']
   assert.equal(childExecArgv(argv), ['--import', 'tsx', '--max-old-space-size=512', '--enable-source-maps'])
 })
