@@ -182,13 +182,13 @@ t.test("with overlap, ctx read after an await is that message's own: signal and 
 t.test('closing settles every unanswered ask of an overlapping actor with ECLOSED and aborts its signal', async () => {
   const s = new ActorSystem()
   const signals: AbortSignal[] = []
+  const running = deferred()
   const actor = s.spawn('never', (_m: unknown, ctx) => {
-    signals.push(ctx.signal)
+    if (signals.push(ctx.signal) === 3) running.resolve()
     return new Promise(() => {})
   }, { overlap: true })
   const asks = [1, 2, 3].map((i) => rejectsWith(actor.ask(i), 'ECLOSED'))
-  await new Promise((resolve) => setImmediate(resolve)) // every handler is running
-  assert.is(signals.length, 3)
+  await withDeadline(running.promise, DEADLINE_MS, 'every handler running')
   await s.close()
   await Promise.all(asks)
   for (const signal of signals) assert.is((signal.reason as TroupeError | undefined)?.code, 'ECLOSED')
