@@ -441,9 +441,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Puts `call` in the outbox, first dropping the ids of settled calls if they pile up. */
   #queue(call: Call): void {
-    if (this.#outbox.length >= 2 * this.#calls.size + OUTBOX_SLACK) {
-      for (const id of this.#outbox.drain()) if (this.#calls.has(id)) this.#outbox.push(id)
-    }
+    if (this.#outbox.length >= 2 * this.#calls.size + OUTBOX_SLACK) this.#outbox.retain((id) => this.#calls.has(id))
     this.#outbox.push(call.id)
   }
 
