@@ -91,20 +91,20 @@ export class TaskQueue<T extends Queued> {
     const heads: T[] = []
     for (let i = 0; i < this.#levels.length; ) {
       const level = this.#levels[i] as Level<T>
-      const levelHeads: T[] = []
+      const first = heads.length
       for (const [name, line] of level.lines) {
         const head = this.#head(line)
         if (head === undefined) level.lines.delete(name)
-        else levelHeads.push(head)
+        else heads.push(head)
       }
-      if (levelHeads.length === 0) {
+      if (heads.length === first) {
         // a level whose tasks all left: drop it (and stay at this index)
         this.#levels.splice(i, 1)
         this.#byPriority.delete(level.priority)
         continue
       }
-      if (levelHeads.length > 1) levelHeads.sort(byArrival)
-      for (const head of levelHeads) heads.push(head)
+      // runs for every task started: sorting (and its copy) only for a level of several names
+      if (heads.length - first > 1) for (const head of heads.splice(first).sort(byArrival)) heads.push(head)
       i++
     }
     return heads
