@@ -112,10 +112,8 @@ export class Broadcasts {
     if (waiting === undefined) {
       if (b.barriers.size >= MAX_OPEN_BARRIERS) {
         // a pool naming ever new barriers would grow this without end: its run fails instead
-        this.#take(target, id)
         target.revokeCast(id)
-        this.#settle(run, { worker: target.id, ok: false, err: { code: 'ETASK', message: `more than ${MAX_OPEN_BARRIERS} barriers open in one broadcast` } })
-        return
+        return this.failed(target, id, { code: 'ETASK', message: `more than ${MAX_OPEN_BARRIERS} barriers open in one broadcast` })
       }
       b.barriers.set(name, (waiting = new Set()))
     }
