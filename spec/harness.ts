@@ -6,6 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { suite as uvuSuite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { EventEmitter } from 'eventemitter3'
@@ -20,6 +22,18 @@ process.on('unhandledRejection', (reason) => {
 
 const DEFAULT_DEADLINE_MS = 20_000
 const CLEANUP_DEADLINE_MS = 10_000
+
+/**
+ * How many of `refs` still reach their object after a full garbage collection. V8 exposes its
+ * gc function on request, so the suite needs no --expose-gc. Make the refs in a function of
+ * their own: a suspended async test keeps its last loop values in its frame.
+ */
+export async function stillReachable(refs: readonly WeakRef<object>[]): Promise<number> {
+  await new Promise(setImmediate) // a WeakRef holds its target until the current job ends
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+  return refs.filter((r) => r.deref() !== undefined).length
+}
 
 /** Resolves with `promise`, or rejects once `ms` pass. */
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -1,9 +1,7 @@
 import * as assert from 'uvu/assert'
 import { createServer, type Socket } from 'node:net'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { Job } from '../../index.js'
-import { deferred, nextEvent, rejectsWith, suite } from '../harness.js'
+import { deferred, nextEvent, rejectsWith, stillReachable, suite } from '../harness.js'
 import { Grid } from './grid.js'
 
 const t = suite('client faults')
@@ -38,11 +36,8 @@ class Tracked {
   }
 
   /** How many are still reachable after a full garbage collection. */
-  async alive(): Promise<number> {
-    await new Promise(setImmediate) // a WeakRef holds its target until the current job ends
-    setFlagsFromString('--expose-gc')
-    ;(runInNewContext('gc') as () => void)()
-    return this.#refs.filter((r) => r.deref() !== undefined).length
+  alive(): Promise<number> {
+    return stillReachable(this.#refs)
   }
 }
 
