@@ -294,9 +294,7 @@ export class Peer implements FrameSink {
       const frame = encodeReply(id, body)
       this.#sendFrame(frame.buf, frame.start, frame.end)
     } catch (err) {
-      const e = err as TroupeError
-      const code = e.code === 'EFRAME' ? 'EFRAME' : 'ETASK'
-      this.#answerFail(id, { code, message: `the answer cannot be sent: ${e.message}` })
+      this.#unsendable(id, err as TroupeError, 'answer')
     }
   }
 
@@ -308,10 +306,13 @@ export class Peer implements FrameSink {
     } catch (caught) {
       // a thrown error too big for one frame (its message, stack or data): the asker still
       // learns what happened, as for an answer that cannot be sent
-      const e = caught as TroupeError
-      const code = e.code === 'EFRAME' ? 'EFRAME' : 'ETASK'
-      this.#answerFail(id, { code, message: `the error cannot be sent: ${e.message}` })
+      this.#unsendable(id, caught as TroupeError, 'error')
     }
+  }
+
+  /** What the asker of `id` gets when its answer cannot be encoded or framed. */
+  #unsendable(id: number, why: TroupeError, what: 'answer' | 'error'): void {
+    this.#answerFail(id, { code: why.code === 'EFRAME' ? 'EFRAME' : 'ETASK', message: `the ${what} cannot be sent: ${why.message}` })
   }
 
   #answerFail(id: number, err: WireError): void {
