@@ -14,10 +14,10 @@ const listenUrls: [string, () => Promise<string>][] = [
   ['unix', async () => `unix://${join(await t.tempDir('troupe-node-'), 'node.sock')}`],
 ]
 
-async function connectedToFixture(url: string) {
+async function connectedToFixture(url: string, heartbeat: { interval?: number; misses?: number } = HEARTBEAT) {
   const fixture = await startFixture<{ address: string; id: string }>('actor-node.ts', [url], { TROUPE_TEST_KEY: 'k' })
   t.cleanup(() => stopChild(fixture.child))
-  const system = new ActorSystem({ key: 'k', heartbeat: HEARTBEAT })
+  const system = new ActorSystem({ key: 'k', heartbeat })
   t.cleanup(() => system.close())
   const peer = await system.connect(fixture.hello.address)
   assert.is(peer.id, fixture.hello.id)
@@ -55,11 +55,8 @@ for (const [scheme, url] of listenUrls) {
   })
 
   t.test(`${scheme}: tells to a peer that stops reading are bounded (EMAILBOX), and flow again once it reads`, async () => {
-    const fixture = await startFixture<{ address: string }>('actor-node.ts', [await url()], { TROUPE_TEST_KEY: 'k' })
-    t.cleanup(() => stopChild(fixture.child))
-    const system = new ActorSystem({ key: 'k' }) // default heartbeats: the pause below is shorter
-    t.cleanup(() => system.close())
-    const peer = await system.connect(fixture.hello.address)
+    // default heartbeats: the pause below is shorter
+    const { fixture, system, peer } = await connectedToFixture(await url(), {})
     const echo = peer.ref('echo')
     await peer.drained() // nothing waits to be sent
     fixture.child.kill('SIGSTOP')
