@@ -4,30 +4,24 @@
  * that are not subtasks.
  */
 import * as assert from 'uvu/assert'
-import { Client, Job, Manager, WorkerPool, defineTasks, type Everyone, type Outcome } from '../../index.js'
+import { Job, WorkerPool, defineTasks, type Everyone, type Outcome } from '../../index.js'
 import { Broadcasts, fitOutcomes, type CastTarget } from '../../actors/broadcasts.js'
 import { ManualClock } from '../../lib/clock.js'
 import type { WireOutcome } from '../../lib/envelope.js'
 import { TroupeError } from '../../lib/errors.js'
 import { FakeWorker, fakeCore } from '../grid/fake-pool.js'
-import { poolsJoined } from '../grid/grid.js'
-import { memoryUrl } from '../transports/drivers.js'
+import { Grid, poolsJoined } from '../grid/grid.js'
 import { deferred, suite } from '../harness.js'
 
 const t = suite('broadcast faults')
 
 /** A manager, inline pools of `tasks`, and a client, all closed after the test. */
 async function grid(tasks: Record<string, unknown>, pools = 1, { maxFrame, capacity }: { maxFrame?: number; capacity?: number } = {}) {
-  const manager = await Manager.start({ listen: memoryUrl(), maxFrame })
-  t.cleanup(() => manager.close())
-  const started = await Promise.all(
-    Array.from({ length: pools }, () => WorkerPool.start({ manager: manager.address, mode: 'inline', workers: 1, tasks: defineTasks(tasks as never), maxFrame, capacity })),
-  )
-  for (const pool of started) t.cleanup(() => pool.close())
+  const g = new Grid(t, 'mem')
+  const manager = await g.startManager({ maxFrame })
+  const started = await Promise.all(Array.from({ length: pools }, () => g.pool({ workers: 1, tasks: defineTasks(tasks as never), maxFrame, capacity })))
   await poolsJoined(manager, pools)
-  const client = await Client.connect(manager.address, { maxFrame })
-  t.cleanup(() => client.close())
-  return { manager, pools: started, client }
+  return { manager, pools: started, client: await g.client({ maxFrame }) }
 }
 
 t.test('a broadcast run that outlives its timeout or is abandoned takes nothing from the task capacity, and is still killed', async () => {
