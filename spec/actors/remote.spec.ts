@@ -5,6 +5,7 @@ import { ActorSystem, TroupeError } from '../../index.js'
 import { Kind, readEnvelope } from '../../lib/envelope.js'
 import { dial } from '../../transports/index.js'
 import { deferred, nextEvent, rejectsWith, settlements, suite, withDeadline } from '../harness.js'
+import { rawServer } from '../raw-server.js'
 import { RecordingSink, options } from '../transport-contract.js'
 import { memoryUrl, tcpUrl, unixUrl } from '../transports/drivers.js'
 
@@ -218,23 +219,15 @@ t.test('a key file is read with its trailing newline trimmed; a missing one is E
 })
 
 t.test('connect is bounded by connectTimeout and by its signal', async () => {
-  const { createServer } = await import('node:net')
-  const sockets: import('node:net').Socket[] = []
-  const silent = createServer((socket) => sockets.push(socket.resume())) // accepts, reads, never speaks
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
-  t.cleanup(() => {
-    for (const socket of sockets) socket.destroy()
-    return new Promise((r) => silent.close(r))
-  })
-  const port = (silent.address() as { port: number }).port
+  const silent = await rawServer(t, (socket) => socket.resume()) // accepts, reads, never speaks
   const s = new ActorSystem()
   t.cleanup(() => s.close())
-  await rejectsWith(s.connect(`tcp://127.0.0.1:${port}`, { connectTimeout: 100 }), 'EPROTO')
+  await rejectsWith(s.connect(silent.url, { connectTimeout: 100 }), 'EPROTO')
   const controller = new AbortController()
-  const attempt = s.connect(`tcp://127.0.0.1:${port}`, { signal: controller.signal })
+  const attempt = s.connect(silent.url, { signal: controller.signal })
   setTimeout(() => controller.abort(), 20)
   await rejectsWith(attempt, 'EABORT')
-  await rejectsWith(s.connect(`tcp://127.0.0.1:${port}`, { signal: AbortSignal.abort() }), 'EABORT')
+  await rejectsWith(s.connect(silent.url, { signal: AbortSignal.abort() }), 'EABORT')
 })
 
 t.test('an oversize length prefix closes that connection; the server still serves others', async () => {

@@ -4,7 +4,7 @@
  * answers every ask once the peer reads, even slowly; a node that dialed it never stops reading.
  * The asker here is our own transport with its socket paused by hand.
  */
-import { createServer, type AddressInfo, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import * as assert from 'uvu/assert'
 import { ActorSystem } from '../../index.js'
 import { encodeValue } from '../../lib/codec.js'
@@ -16,6 +16,7 @@ import { dialTcp } from '../../transports/tcp.js'
 import { dialTls, openTlsDialed } from '../../transports/tls.js'
 import type { HeartbeatOptions } from '../../transports/transport.js'
 import { deferred, suite, withDeadline } from '../harness.js'
+import { rawServer } from '../raw-server.js'
 import { options as contractOptions } from '../transport-contract.js'
 
 const t = suite('a peer that does not read its answers')
@@ -66,11 +67,9 @@ const dialing = (address: string): Open => async (options, sink) => {
 
 /** The node dials the asker, which listens on a port of its own. */
 const dialedBy = (node: ActorSystem): Open => async (options, sink) => {
-  const server = createServer({ noDelay: true })
-  t.cleanup(() => server.close())
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
-  const dialed = node.connect(`tcp://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  const server = await rawServer(t)
+  const accepted = server.nextSocket()
+  const dialed = node.connect(server.url)
   const socket = await accepted
   const transport = await openAccepted(new StreamLink(socket, 'the node'), options, sink)
   await dialed

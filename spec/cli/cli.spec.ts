@@ -1,7 +1,6 @@
 /** The real `troupe` CLI, spawned as child processes on 127.0.0.1 (API.md §7, issue: CLI). */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
@@ -9,6 +8,7 @@ import { Client } from '../../index.js'
 import { DEFAULT_MANAGER, managerUrl } from '../../cli/common.js'
 import { closed, stopChild } from '../children.js'
 import { deferred, suite, withDeadline } from '../harness.js'
+import { rawServer } from '../raw-server.js'
 
 const t = suite('troupe CLI')
 const cli = fileURLToPath(new URL('../../cli/main.ts', import.meta.url))
@@ -88,14 +88,8 @@ async function grid(extra: { manager?: string[]; worker?: string[] } = {}): Prom
  * command that should fail before connecting fails fast, and visibly, if it connects.
  */
 async function nobody(): Promise<{ address: string; connections: () => number }> {
-  let connections = 0
-  const server = createServer((socket) => {
-    connections++
-    socket.destroy()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.cleanup(() => new Promise((resolve) => server.close(resolve)))
-  return { address: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections }
+  const server = await rawServer(t, (socket) => socket.destroy())
+  return { address: server.url, connections: () => server.sockets.length }
 }
 
 t.test("manager + worker + run add '[4,7]' prints 11; --verbose shows the debug log", async () => {

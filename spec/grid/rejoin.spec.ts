@@ -1,7 +1,8 @@
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import * as assert from 'uvu/assert'
 import { WorkerPool } from '../../index.js'
 import { nextEvent, suite } from '../harness.js'
+import { rawServer } from '../raw-server.js'
 import { Grid } from './grid.js'
 
 const t = suite('a pool that rejoins before its old connection closes')
@@ -9,7 +10,9 @@ const t = suite('a pool that rejoins before its old connection closes')
 /** A TCP relay to `port` whose links can be frozen: a frozen link forwards nothing but stays open. */
 async function relay(port: number) {
   const links: { pool: Socket; manager: Socket; frozen: boolean }[] = []
-  const server = createServer((pool) => {
+  // a frozen link's close does not carry over, so its manager side is destroyed here
+  t.cleanup(() => links.forEach((link) => link.manager.destroy()))
+  const server = await rawServer(t, (pool) => {
     const link = { pool, manager: connect(port, '127.0.0.1'), frozen: false }
     links.push(link)
     pool.on('data', (d) => void (link.frozen || link.manager.write(d)))
@@ -19,12 +22,7 @@ async function relay(port: number) {
       a.on('close', () => link.frozen || b.destroy())
     }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.cleanup(() => {
-    for (const link of links) for (const s of [link.pool, link.manager]) s.destroy()
-    return new Promise((resolve) => server.close(resolve))
-  })
-  return { address: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`, links }
+  return { address: server.url, links }
 }
 
 t.test('the old connection closing late leaves the new one in broadcasts and system messages', async () => {

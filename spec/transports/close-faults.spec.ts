@@ -2,13 +2,14 @@
  * Closing a system while connections are still in their handshake: they belong to no peer yet,
  * so only the system's close can end them, and nothing may be accepted after it.
  */
-import { createServer, connect as rawConnect, type Socket } from 'node:net'
+import { connect as rawConnect } from 'node:net'
 import * as assert from 'uvu/assert'
 import { ActorSystem } from '../../index.js'
 import { Kind, PROTOCOL_VERSION, encodeEnvelope, readEnvelope, type Envelope } from '../../lib/envelope.js'
 import { newNonce } from '../../transports/handshake.js'
 import { StreamLink } from '../../transports/stream-link.js'
 import { deferred, nextEvent, rejectsWith, suite, withDeadline } from '../harness.js'
+import { rawServer } from '../raw-server.js'
 
 const t = suite('close while connections are in their handshake')
 
@@ -44,20 +45,12 @@ t.test('system.close() closes an inbound connection still in its handshake; no p
 
 t.test('system.close() aborts a connect still in its handshake: it rejects ECLOSED and its socket closes', async () => {
   // a listener that accepts TCP and never answers the handshake
-  const silent = createServer()
-  const accepted: Socket[] = []
-  silent.on('connection', (socket) => accepted.push(socket))
-  t.cleanup(() => {
-    for (const socket of accepted) socket.destroy()
-    silent.close()
-  })
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-  const { port } = silent.address() as { port: number }
+  const silent = await rawServer(t)
   const system = new ActorSystem({ name: 'client', key: 'k' })
   t.cleanup(() => system.close())
-  const arrived = nextEvent<[Socket]>(silent, 'connection', 1000)
-  const connecting = system.connect(`tcp://127.0.0.1:${port}`, { connectTimeout: 5000 })
-  const [socket] = await arrived
+  const arrived = silent.nextSocket(1000)
+  const connecting = system.connect(silent.url, { connectTimeout: 5000 })
+  const socket = await arrived
   const socketClosed = nextEvent(socket, 'close', 1000)
   await withDeadline(system.close(), 1000, 'system.close()')
   await withDeadline(rejectsWith(connecting, 'ECLOSED'), 1000, 'connect() settled by close()')

@@ -3,13 +3,14 @@
  * mid-TLS, renegotiating. Raw node:net / node:tls peers play them.
  */
 import { createHmac } from 'node:crypto'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { createConnection, type Socket } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import * as assert from 'uvu/assert'
 import { Client, WorkerPool } from '../../index.js'
 import { dial, listen, openDialed, type Transport } from '../../transports/index.js'
 import { StreamLink } from '../../transports/stream-link.js'
 import { deferred, nextEvent, rejectsWith, suite, withDeadline } from '../harness.js'
+import { rawServer } from '../raw-server.js'
 import { RecordingSink, options } from '../transport-contract.js'
 import { FIXTURE_TASKS } from '../grid/grid.js'
 
@@ -110,28 +111,22 @@ t.test('a standalone tls:// pool drops a peer stalled in TLS at connectTimeout',
  * their ClientHello arrives; later ones are piped to `forwardTo` (a port) when given.
  */
 async function faultyListener(failures: number, fail: (socket: Socket) => void, forwardTo?: number): Promise<number> {
-  const sockets: Socket[] = []
+  const upstreams: Socket[] = []
+  t.cleanup(() => upstreams.forEach((upstream) => upstream.destroy()))
   let seen = 0
-  const server: Server = createServer((socket) => {
-    sockets.push(socket)
-    socket.on('error', () => {})
+  const server = await rawServer(t, (socket) => {
     if (++seen <= failures || forwardTo === undefined) {
       socket.once('data', () => fail(socket))
       return
     }
     const upstream = createConnection({ host: '127.0.0.1', port: forwardTo })
-    sockets.push(upstream)
+    upstreams.push(upstream)
     upstream.on('error', () => socket.destroy())
     socket.on('close', () => upstream.destroy())
     upstream.on('close', () => socket.destroy())
     socket.pipe(upstream).pipe(socket)
   })
-  t.cleanup(() => {
-    for (const socket of sockets) socket.destroy()
-    server.close()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return (server.address() as { port: number }).port
+  return server.port
 }
 
 t.test('a TCP reset during TLS fails the dial with ECLOSED, not EAUTH', async () => {
