@@ -75,7 +75,7 @@ export class RecordingSink implements FrameSink {
 }
 
 /** Plays a peer by hand on a raw link: the test decides what it sends and when. */
-class RawPeer {
+export class RawPeer {
   readonly received: Envelope[] = []
   readonly closed = deferred<TroupeError | undefined>()
   readonly #link: Link

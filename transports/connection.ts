@@ -4,12 +4,12 @@
  * at the end whatever happened. The same code runs over TCP, Unix sockets, socketpairs and
  * memory, so a test over `mem://` exercises exactly what runs over the network.
  */
-import type { Timer } from '../lib/clock.js'
+import type { Clock, Timer } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { Kind, PROTOCOL_VERSION, encodeEnvelope, fromWireError, peekKind, readEnvelope, toWireError, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError } from '../lib/errors.js'
 import { NONCE_BYTES, newNonce, proofFor, verifyProof, type Role, type Transcript } from './handshake.js'
-import type { Link } from './link.js'
+import { NO_LISTENER, type Link } from './link.js'
 import type { ConnectionOptions, FrameSink, Transport } from './transport.js'
 
 /** Largest frame accepted before the peer has authenticated (a Hello or an Auth is < 200 bytes). */
@@ -21,6 +21,18 @@ const PING_FRAME = encodeEnvelope({ k: Kind.Ping }).slice()
 const PONG_FRAME = encodeEnvelope({ k: Kind.Pong }).slice()
 
 type State = 'hello' | 'auth' | 'open' | 'closing' | 'closed'
+
+/**
+ * Turns a peer away before any handshake, telling it why in a `Bye`: a silent close would read
+ * over tls:// as TLS refusing the key, and `reason`'s code decides whether the dialer retries.
+ * The link is destroyed if the peer has not closed its side within the grace.
+ */
+export function refuse(link: Link, reason: TroupeError, clock: Clock): void {
+  const grace = clock.setTimer(CLOSE_GRACE_MS, () => link.destroy(), true)
+  link.events = { ...NO_LISTENER, closed: () => clock.clearTimer(grace) }
+  link.send(encodeEnvelope({ k: Kind.Bye, err: toWireError(reason) }))
+  link.end()
+}
 
 export class Connection implements Transport {
   readonly #link: Link

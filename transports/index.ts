@@ -3,14 +3,14 @@
  * handshake, heartbeats and close semantics are identical whatever carries the bytes.
  */
 import { TroupeError } from '../lib/errors.js'
-import { Connection } from './connection.js'
+import { Connection, refuse } from './connection.js'
 import type { Link } from './link.js'
 import { dialMemory, listenMemory } from './memory.js'
 import { stopServer } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
 import { dialTcp, listenTcp } from './tcp.js'
 import { dialTls, listenTls, openTlsDialed } from './tls.js'
-import type { Accept, DialOptions, FrameSink, ListenOptions, Listener, Transport } from './transport.js'
+import { DEFAULT_MAX_HANDSHAKING, type Accept, type DialOptions, type FrameSink, type ListenOptions, type Listener, type Transport } from './transport.js'
 import { dialUnix, listenUnix } from './unix.js'
 
 export type { Accept, DialOptions, FrameSink, ListenOptions, Listener, TlsCredentials, Transport } from './transport.js'
@@ -64,10 +64,15 @@ export async function listen(url: string, options: ListenOptions, accept: Accept
   const address = parseAddress(url)
   // connections still in their handshake belong to no owner yet, so closing the listener closes them
   const handshaking = new Set<Connection>()
+  const maxHandshaking = options.maxHandshaking ?? DEFAULT_MAX_HANDSHAKING
   let closed = false
   const onLink = (link: Link): void => {
     if (closed) {
       link.destroy() // a tls:// peer that finished TLS after close()
+      return
+    }
+    if (handshaking.size >= maxHandshaking) {
+      refuse(link, new TroupeError('ECLOSED', `${maxHandshaking} connections are already in their handshake here; try again`), options.clock)
       return
     }
     const connection: Connection = new Connection(link, options, 'listener', () => {

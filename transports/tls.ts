@@ -12,7 +12,7 @@ import { TroupeError } from '../lib/errors.js'
 import { dialSocket, onStopServer } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
 import { formatHostPort, requireKeyOffLoopback, serveHostPort } from './tcp.js'
-import type { DialOptions, ListenOptions, TlsCredentials, Transport } from './transport.js'
+import { DEFAULT_MAX_HANDSHAKING, type DialOptions, type ListenOptions, type TlsCredentials, type Transport } from './transport.js'
 
 /** The PSK identity both sides use: the PSK itself says which grid. */
 export const PSK_IDENTITY = 'troupe'
@@ -103,22 +103,28 @@ export async function listenTls(host: string, port: number, options: ListenOptio
     debug('tls handshake from %s failed: %s', socket.remoteAddress, err.message)
     socket.destroy()
   })
-  dropInTlsOnStop(server)
+  trackInTls(server, options.maxHandshaking ?? DEFAULT_MAX_HANDSHAKING)
   return serveHostPort('tls', server, host, port, accept, 'secureConnection')
 }
 
 /**
  * Until 'secureConnection' a socket belongs to no one, so the listener's close() could not end
  * it and a peer stalled in TLS would outlive the listener. The raw sockets of each 'connection'
- * are kept until TLS completes or they close, and stopping the server destroys them.
+ * are kept until TLS completes or they close, and stopping the server destroys them. Past `max`
+ * of them a new one is dropped at once (its dialer sees a reset during TLS, and retries).
  */
-function dropInTlsOnStop(server: Server): void {
-  // Bounded by the open TCP connections still in TLS, each ended by handshakeTimeout. Keyed by
-  // the peer's address and port, unique among open connections to one listening port: Node
-  // does not document a way from the TLS socket back to its raw socket.
+function trackInTls(server: Server, max: number): void {
+  // Bounded by `max`, each ended by handshakeTimeout. Keyed by the peer's address and port,
+  // unique among open connections to one listening port: Node does not document a way from
+  // the TLS socket back to its raw socket.
   const inTls = new Map<string, Socket>()
   const peerOf = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`
   server.on('connection', (raw: Socket) => {
+    if (inTls.size >= max) {
+      debug('tls: %d connections already in TLS; dropping one from %s', max, raw.remoteAddress)
+      raw.destroy()
+      return
+    }
     const peer = peerOf(raw)
     inTls.set(peer, raw)
     raw.once('close', () => {

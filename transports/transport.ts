@@ -87,9 +87,21 @@ export interface TlsCredentials {
   ca?: string | Uint8Array | undefined
 }
 
+/**
+ * Default bound on a listener's connections still in their handshake (over tls://, also on
+ * those still in TLS). Like sshd's MaxStartups: a stranger may hold a few, never every socket.
+ */
+export const DEFAULT_MAX_HANDSHAKING = 128
+
 export interface ListenOptions extends ConnectionOptions {
   /** Allow a non-loopback listener without a key. */
   insecure: boolean
+  /**
+   * Most connections at once still in their handshake (default `DEFAULT_MAX_HANDSHAKING`); one
+   * more is turned away with `ECLOSED`, which a dialer retries. Each lasts at most
+   * `handshakeTimeoutMs`.
+   */
+  maxHandshaking?: number | undefined
   /** Certificates for tls:// (ignored by other schemes). */
   tls?: TlsCredentials | undefined
 }
