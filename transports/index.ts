@@ -99,8 +99,8 @@ export async function listen(url: string, options: ListenOptions, accept: Accept
       return listener(real, () => stopServer(server))
     }
     case 'tls': {
-      const { server, address: real } = await listenTls(address.host, address.port, options, onLink)
-      return listener(real, () => stopServer(server))
+      const { address: real, stop } = await listenTls(address.host, address.port, options, onLink)
+      return listener(real, stop)
     }
     case 'unix': {
       const server = await listenUnix(address.path, onLink)

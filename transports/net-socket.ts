@@ -34,26 +34,14 @@ export function newServer(): Server {
   return createServer({ noDelay: true })
 }
 
-/** Per server, what `stopServer()` must also end: sockets Node has not handed to anyone yet. */
-const dropOnStop = new WeakMap<Server, () => void>()
-
 /**
- * Has `stopServer(server)` run `drop`: for connections the server holds before any owner exists
- * (tls:// sockets still in TLS), which nobody else could close.
- */
-export function onStopServer(server: Server, drop: () => void): void {
-  dropOnStop.set(server, drop)
-}
-
-/**
- * Stops accepting and ends what `onStopServer()` named. Resolves once the listening socket is
- * closed, without waiting for open connections: `server.close()`'s own callback waits for every
- * one of them to end, and their owners close them after their listeners.
+ * Stops accepting. Resolves once the listening socket is closed, without waiting for open
+ * connections: `server.close()`'s own callback waits for every one of them to end, and their
+ * owners close them after their listeners.
  */
 export function stopServer(server: Server): Promise<void> {
   if (!server.listening) return Promise.resolve()
   server.close()
-  dropOnStop.get(server)?.()
   return new Promise((resolve) => setImmediate(resolve))
 }
 

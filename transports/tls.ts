@@ -9,7 +9,7 @@ import type { Server, Socket } from 'node:net'
 import { connect, createServer, type ConnectionOptions as TlsConnectOptions, type TlsOptions } from 'node:tls'
 import { debug } from '../lib/debug.js'
 import { TroupeError } from '../lib/errors.js'
-import { dialSocket, onStopServer } from './net-socket.js'
+import { dialSocket, stopServer } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
 import { formatHostPort, requireKeyOffLoopback, serveHostPort } from './tcp.js'
 import { DEFAULT_MAX_HANDSHAKING, type DialOptions, type ListenOptions, type TlsCredentials, type Transport } from './transport.js'
@@ -86,7 +86,8 @@ function clientOptions(options: DialOptions): TlsConnectOptions {
   }
 }
 
-export async function listenTls(host: string, port: number, options: ListenOptions, accept: (link: StreamLink) => void): Promise<{ server: Server; address: string }> {
+/** Listens; `stop()` stops accepting and drops the peers still in TLS, which nobody else could close. */
+export async function listenTls(host: string, port: number, options: ListenOptions, accept: (link: StreamLink) => void): Promise<{ address: string; stop(): Promise<void> }> {
   requireKeyOffLoopback(host, options)
   const server = createServer({
     ...serverOptions(options),
@@ -103,17 +104,25 @@ export async function listenTls(host: string, port: number, options: ListenOptio
     debug('tls handshake from %s failed: %s', socket.remoteAddress, err.message)
     socket.destroy()
   })
-  trackInTls(server, options.maxHandshaking ?? DEFAULT_MAX_HANDSHAKING)
-  return serveHostPort('tls', server, host, port, accept, 'secureConnection')
+  const dropInTls = trackInTls(server, options.maxHandshaking ?? DEFAULT_MAX_HANDSHAKING)
+  const { address } = await serveHostPort('tls', server, host, port, accept, 'secureConnection')
+  return {
+    address,
+    stop() {
+      const stopped = stopServer(server)
+      dropInTls()
+      return stopped
+    },
+  }
 }
 
 /**
  * Until 'secureConnection' a socket belongs to no one, so the listener's close() could not end
  * it and a peer stalled in TLS would outlive the listener. The raw sockets of each 'connection'
- * are kept until TLS completes or they close, and stopping the server destroys them. Past `max`
+ * are kept until TLS completes or they close, and the function returned destroys them. Past `max`
  * of them a new one is dropped at once (its dialer sees a reset during TLS, and retries).
  */
-function trackInTls(server: Server, max: number): void {
+function trackInTls(server: Server, max: number): () => void {
   // Bounded by `max`, each ended by handshakeTimeout. Keyed by the peer's address and port,
   // unique among open connections to one listening port: Node does not document a way from
   // the TLS socket back to its raw socket.
@@ -132,10 +141,10 @@ function trackInTls(server: Server, max: number): void {
     })
   })
   server.on('secureConnection', (socket: Socket) => inTls.delete(peerOf(socket)))
-  onStopServer(server, () => {
+  return () => {
     for (const raw of inTls.values()) raw.destroy()
     inTls.clear()
-  })
+  }
 }
 
 /**
