@@ -117,7 +117,7 @@ export function explainingAuth<T>(starting: Promise<T>, network: NetworkOptions)
     if (!(err instanceof TroupeError) || err.code !== 'EAUTH') throw err
     const key = network.key
     const file = typeof key === 'object' && key !== null && 'file' in key ? String(key.file) : undefined
-    if (file !== undefined && err.message.includes(file)) throw err // the key file itself is wrong, and it says so
+    if (file !== undefined && (err.data as { keyFile?: unknown } | undefined)?.keyFile === file) throw err // the key file itself is wrong, and it says so
     const which = file === undefined ? 'no key (pass --key-file or set TROUPE_KEY_FILE)' : `the key in ${file}`
     throw new TroupeError('EAUTH', `${err.message} — using ${which}`, { cause: err })
   })

@@ -56,7 +56,7 @@ async function readKeyFile(file: string): Promise<Uint8Array> {
     // FIFOs to wait on.
     handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
     const stats = await handle.stat()
-    if (!stats.isFile()) throw new TroupeError('EAUTH', `key file ${file} is ${kindOf(stats)}, not a regular file`)
+    if (!stats.isFile()) throw keyFileError(file, `key file ${file} is ${kindOf(stats)}, not a regular file`)
     checkPrivate(file, stats.mode)
     if (stats.size > MAX_KEY_FILE_BYTES) throw tooLarge(file)
     // at most one byte past the bound, whatever fstat said: the file may grow, and some files
@@ -65,13 +65,13 @@ async function readKeyFile(file: string): Promise<Uint8Array> {
     if (text.length > MAX_KEY_FILE_BYTES) throw tooLarge(file)
   } catch (caught) {
     if (caught instanceof TroupeError) throw caught
-    throw new TroupeError('EAUTH', `cannot read key file ${file}: ${(caught as Error).message}`, { cause: caught })
+    throw keyFileError(file, `cannot read key file ${file}: ${(caught as Error).message}`, caught)
   } finally {
     await handle?.close()
   }
   let end = text.length
   while (end > 0 && (text[end - 1] === 0x0a || text[end - 1] === 0x0d)) end--
-  if (end === 0) throw new TroupeError('EAUTH', `key file ${file} is empty`)
+  if (end === 0) throw keyFileError(file, `key file ${file} is empty`)
   return new Uint8Array(text.subarray(0, end))
 }
 
@@ -87,7 +87,12 @@ async function readAtMost(handle: FileHandle, maxBytes: number): Promise<Buffer>
 }
 
 function tooLarge(file: string): TroupeError {
-  return new TroupeError('EAUTH', `key file ${file} is larger than ${MAX_KEY_FILE_BYTES} bytes; a key is a short line of text`)
+  return keyFileError(file, `key file ${file} is larger than ${MAX_KEY_FILE_BYTES} bytes; a key is a short line of text`)
+}
+
+/** A key file that cannot serve: `EAUTH` with `data.keyFile`, so a caller can tell it from a wrong key. */
+function keyFileError(file: string, message: string, cause?: unknown): TroupeError {
+  return new TroupeError('EAUTH', message, { data: { keyFile: file }, ...(cause === undefined ? {} : { cause }) })
 }
 
 function kindOf(stats: Stats): string {
@@ -107,5 +112,5 @@ function kindOf(stats: Stats): string {
 function checkPrivate(file: string, mode: number): void {
   if (process.platform === 'win32' || (mode & SHARED_MODE_BITS) === 0) return
   const octal = (mode & 0o777).toString(8).padStart(3, '0')
-  throw new TroupeError('EAUTH', `key file ${file} is accessible by group or others (mode ${octal}); make it private with: chmod 600 ${file}`)
+  throw keyFileError(file, `key file ${file} is accessible by group or others (mode ${octal}); make it private with: chmod 600 ${file}`)
 }

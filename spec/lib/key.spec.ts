@@ -41,11 +41,15 @@ for (const mode of [0o644, 0o640, 0o604, 0o620, 0o602, 0o660, 0o666, 0o610, 0o60
   })
 }
 
-t.test('a missing, empty or unreadable key file is EAUTH', async () => {
+t.test('a missing, empty, unreadable or shared key file is EAUTH with data.keyFile naming it', async () => {
   const empty = await keyFile('\n', 0o600)
-  await rejectsWith(resolveKey({ file: empty }), 'EAUTH')
-  await rejectsWith(resolveKey({ file: join(empty, '..', 'missing') }), 'EAUTH')
-  await rejectsWith(resolveKey({ file: join(empty, '..') }), 'EAUTH') // a directory
+  const missing = join(empty, '..', 'missing')
+  const directory = join(empty, '..')
+  const shared = await keyFile('shared\n', 0o644)
+  for (const file of [empty, missing, directory, shared]) {
+    const err = await rejectsWith(resolveKey({ file }), 'EAUTH')
+    assert.equal(err.data, { keyFile: file }, err.message)
+  }
 })
 
 t.test(`a key file of up to ${MAX_KEY_FILE_BYTES} bytes is read; one byte more is EAUTH`, async () => {
