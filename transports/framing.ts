@@ -9,6 +9,7 @@
  * Frames travel as byte ranges (`buf`, `start`, `end`) rather than views: a view costs ~50 ns
  * and 96 bytes, and there would be one per frame on each side (bench ask.tcp.c256).
  */
+import { RingBuffer } from '../lib/ring.js'
 import { oversizeFrame } from './link.js'
 
 const PREFIX_BYTES = 4
@@ -111,7 +112,7 @@ export class FrameWriter {
   #scheduled = false
   #closed = false
   // written chunks waiting for the socket to drain (see SOCKET_BUFFER_BYTES)
-  #held: Uint8Array[] = []
+  readonly #held = new RingBuffer<Uint8Array>()
   #heldBytes = 0
 
   constructor(stream: ByteStream, highWaterBytes: number) {
@@ -192,13 +193,11 @@ export class FrameWriter {
    * it everything (before ending the stream).
    */
   writeHeld(all = false): void {
-    let i = 0
-    for (; i < this.#held.length && (all || this.#stream.writableLength < SOCKET_BUFFER_BYTES); i++) {
-      const chunk = this.#held[i] as Uint8Array
+    while (this.#held.length > 0 && (all || this.#stream.writableLength < SOCKET_BUFFER_BYTES)) {
+      const chunk = this.#held.shift() as Uint8Array
       this.#heldBytes -= chunk.length
       this.#stream.write(chunk)
     }
-    this.#held = i === this.#held.length ? [] : this.#held.slice(i)
   }
 
   /** Drops what is queued and refuses more (the stream is being destroyed). */
@@ -207,7 +206,7 @@ export class FrameWriter {
     this.#bufs.fill(EMPTY, 0, this.#queuedFrames)
     this.#queuedFrames = 0
     this.#queuedBytes = 0
-    this.#held = []
+    this.#held.drain()
     this.#heldBytes = 0
   }
 }
