@@ -346,11 +346,10 @@ export class Dispatcher {
     for (const waiter of open.drain()) this.#dropWaiter(waiter)
   }
 
+  /** One caller leaves without an answer; the run goes when it was the last one waiting. */
   #dropWaiter(waiter: Waiter): void {
     const run = waiter.run
-    this.#clients.get(waiter.client)?.take(waiter.taskId)
-    this.#o.clock.clearTimer(waiter.assignTimer)
-    if (waiter !== run) this.#followers--
+    this.#detach(waiter)
     if (!run.removeWaiter(waiter)) return
     this.#forget(run)
     if (run.queued) {
@@ -372,7 +371,7 @@ export class Dispatcher {
     const run = waiter.run
     if (!run.queued) return
     this.#dropWaiter(waiter)
-    this.#answerOne(waiter, { code: 'EATO', message: `no worker took the task within ${ms} ms` }, undefined, undefined)
+    this.#send(waiter, { code: 'EATO', message: `no worker took the task within ${ms} ms` }, undefined, undefined)
     this.#o.events.assignTimeout(run.info, waiter.client.id)
   }
 
@@ -563,17 +562,29 @@ export class Dispatcher {
     const waiters = run.takeWaiters()
     if (waiters === undefined) return
     if (waiters instanceof Set) {
-      this.#followers -= waiters.has(run) ? waiters.size - 1 : waiters.size
-      for (const w of waiters) this.#answerOne(w, err, body, ms)
+      // all leave before any is told, so a send that throws leaves no half-detached waiter
+      for (const w of waiters) this.#detach(w)
+      for (const w of waiters) this.#send(w, err, body, ms)
     } else {
-      if (waiters !== run) this.#followers--
-      this.#answerOne(waiters, err, body, ms)
+      this.#detach(waiters)
+      this.#send(waiters, err, body, ms)
     }
   }
 
-  #answerOne(w: Waiter, err: WireError | undefined, body: Uint8Array | undefined, ms: number | undefined): void {
-    this.#clearAssignTimer(w)
+  /**
+   * Everything a caller's leaving needs, however it leaves (answered, withdrawn, timed out,
+   * disconnected). Called once per waiter, as it leaves its run's waiters (`removeWaiter`,
+   * `takeWaiters`), so the client's open tasks, its assign timer and the follower count that
+   * queueSize counts move together.
+   */
+  #detach(w: Waiter): void {
     this.#clients.get(w.client)?.take(w.taskId)
+    this.#clearAssignTimer(w)
+    if (w !== w.run) this.#followers--
+  }
+
+  /** Tells one caller its outcome; it has left already (`#detach`). */
+  #send(w: Waiter, err: WireError | undefined, body: Uint8Array | undefined, ms: number | undefined): void {
     if (err === undefined) w.client.done(w.taskId, body as Uint8Array, ms as number)
     else w.client.failed(w.taskId, err)
   }

@@ -198,6 +198,51 @@ t.test('callers joining a coalesced run count toward queueSize until they are an
   assert.is(client.answers.get(9), undefined)
 })
 
+t.test("followers leaving by assignTimeout give back their places in queueSize; the submitter's keeps its run's", () => {
+  const { d, clock } = dispatcher({ coalesce: true, queueSize: 3 })
+  const client = new Caller('c')
+  d.submit(client, 1, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 300 })) // no pool: queued
+  d.submit(client, 2, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 100 }))
+  d.submit(client, 3, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 100 })) // one queued, two followers: full
+  clock.advance(100)
+  d.submit(client, 4, 'add', BODY, plain({ key: 'k' }))
+  d.submit(client, 5, 'add', BODY, plain({ key: 'k' })) // exactly two places came back
+  d.submit(client, 6, 'add', BODY, plain({ key: 'k' }))
+  assert.equal([...client.answers], [[2, 'EATO'], [3, 'EATO'], [6, 'EREJECTED']])
+  clock.advance(200) // the submitter leaves; its run stays queued for 4 and 5, who still count
+  d.submit(client, 7, 'add', BODY, plain({ key: 'k' }))
+  assert.equal([...client.answers].slice(3), [[1, 'EATO'], [7, 'EREJECTED']])
+  const pool = new Recorder('p')
+  d.poolJoined(pool, 1, NO_SLOTS, false)
+  d.done(pool, pool.assigned[0]![0], BODY, 1)
+  assert.equal([...client.answers].slice(5), [[4, 'done'], [5, 'done']])
+  assert.is(clock.pending, 0, 'no timer left behind')
+  for (const id of [8, 9, 10, 11, 12]) d.submit(client, id, 'add', BODY, plain({ key: 'k' })) // 8 runs, 9–11 follow
+  assert.equal([...client.answers].slice(7), [[12, 'EREJECTED']], 'the answered followers gave back every place')
+})
+
+t.test('callers joining a coalesced run count toward queueSize until they are answered or leave', () => {
+  const { d, events } = dispatcher({ coalesce: true, queueSize: 3 })
+  const client = new Caller('c')
+  d.submit(client, 1, 'add', BODY, plain({ key: 'k' })) // queued: no pool yet
+  d.submit(client, 2, 'add', BODY, plain({ key: 'k' }))
+  d.submit(client, 3, 'add', BODY, plain({ key: 'k' }))
+  d.submit(client, 4, 'add', BODY, plain({ key: 'k' })) // one queued and two followers: full
+  d.submit(client, 5, 'other', BODY, plain())
+  assert.equal([...client.answers], [[4, 'EREJECTED'], [5, 'EREJECTED']])
+  assert.equal(events, ['rejected add', 'rejected other'])
+  d.withdraw(client, 2)
+  d.submit(client, 6, 'add', BODY, plain({ key: 'k' })) // room again
+  const pool = new Recorder('p')
+  d.poolJoined(pool, 1, NO_SLOTS, false)
+  d.done(pool, pool.assigned[0]![0], BODY, 1)
+  assert.equal([...client.answers.keys()], [4, 5, 1, 3, 6])
+  d.submit(client, 7, 'add', BODY, plain({ key: 'k' })) // everyone was answered: the bound is free
+  d.submit(client, 8, 'add', BODY, plain({ key: 'k' }))
+  d.submit(client, 9, 'add', BODY, plain({ key: 'k' }))
+  assert.is(client.answers.get(9), undefined)
+})
+
 t.test('a herd of 50 000 callers on one key is answered once each, in linear time', () => {
   const { d } = dispatcher({ coalesce: true, queueSize: Infinity })
   const client = new Caller('c')
