@@ -36,6 +36,11 @@ export interface DispatcherEvents {
   rejected(task: TaskInfo, client: string): void
   assignTimeout(task: TaskInfo, client: string): void
   workerLost(pool: string, running: number): void
+  /**
+   * The last queued or running task is gone (answered, lost, withdrawn or timed out): nothing
+   * is left. Heard once each time that happens, after the answers; a draining close waits for it.
+   */
+  idle(): void
 }
 
 export interface DispatcherOptions {
@@ -279,6 +284,10 @@ export class Dispatcher {
   #followers = 0
   #nextAssignment = 1
   #draining = false
+  // runs on all pools: idle() is decided after every outcome, without a walk over the pools
+  #running = 0
+  // set when a task is taken, cleared when the owner hears idle(): it hears that once per time work ends
+  #busy = false
   readonly counts = { done: 0, failed: 0, rejected: 0, requeued: 0, lost: 0 }
 
   constructor(options: DispatcherOptions) {
@@ -315,6 +324,7 @@ export class Dispatcher {
     if (run.abandoned) return // selectWorker threw: answered with ECONFIG
     if (pool === undefined && this.#queue.size + this.#followers >= this.#o.queueSize) return this.#refuse(client, taskId, run.info)
     open.set(taskId, run)
+    this.#busy = true
     if (key !== undefined) this.#coalesced.set(key, run)
     if (pool !== undefined) {
       run.keep() // kept for running again should the pool be lost
@@ -335,7 +345,9 @@ export class Dispatcher {
   /** The client gave up on `taskId` (timeout, abort, `all()` failing): drop it or stop its run. */
   withdraw(client: ClientHandle, taskId: number): void {
     const waiter = this.#clients.get(client)?.get(taskId)
-    if (waiter !== undefined) this.#dropWaiter(waiter)
+    if (waiter === undefined) return
+    this.#dropWaiter(waiter)
+    this.#checkIdle()
   }
 
   /** A client disconnected: its tasks are withdrawn (it re-sends what it still wants). */
@@ -344,6 +356,7 @@ export class Dispatcher {
     if (open === undefined) return
     this.#clients.delete(client)
     for (const waiter of open.drain()) this.#dropWaiter(waiter)
+    this.#checkIdle()
   }
 
   /** One caller leaves without an answer; the run goes when it was the last one waiting. */
@@ -373,6 +386,7 @@ export class Dispatcher {
     this.#dropWaiter(waiter)
     this.#send(waiter, { code: 'EATO', message: `no worker took the task within ${ms} ms` }, undefined, undefined)
     this.#o.events.assignTimeout(run.info, waiter.client.id)
+    this.#checkIdle() // a timer may have emptied the queue
   }
 
   // ---- pools ---------------------------------------------------------------------------------
@@ -456,22 +470,27 @@ export class Dispatcher {
 
   // ---- assignment ------------------------------------------------------------------------------
 
-  /** Hands queued tasks to pools while any can take one, highest priority first. */
+  /**
+   * Runs after every change on the pools' side (a pool joined, changed, answered or was lost):
+   * hands queued tasks to pools while any can take one, then tells the owner if nothing is left.
+   */
   #dispatch(): void {
-    for (;;) {
-      // runs after every outcome: an empty queue must not cost the heads() array
-      if (this.#queue.size === 0 || !this.#anyFreeSlot()) return
-      let started = false
-      for (const run of this.#queue.heads()) {
-        const pool = this.#pick(run)
-        if (pool === undefined) continue // caps may still let a lower priority in
-        this.#queue.take(run)
-        this.#start(run, pool)
-        started = true
-        break
-      }
-      if (!started) return
+    while (this.#startNext()) {}
+    this.#checkIdle()
+  }
+
+  /** Starts the first queued task, highest priority first, that a pool may take; false if none. */
+  #startNext(): boolean {
+    // runs after every outcome: an empty queue must not cost the heads() array
+    if (this.#queue.size === 0 || !this.#anyFreeSlot()) return false
+    for (const run of this.#queue.heads()) {
+      const pool = this.#pick(run)
+      if (pool === undefined) continue // caps may still let a lower priority in
+      this.#queue.take(run)
+      this.#start(run, pool)
+      return true
     }
+    return false
   }
 
   // #anyFreeSlot, #pick and #may run for every task: plain loops and methods, no closure per
@@ -532,6 +551,7 @@ export class Dispatcher {
     run.pool = pool
     run.assignmentId = this.#nextAssignment++
     pool.running++
+    this.#running++
     pool.runningByRange[rangeOf(pool.ranges, run.priority)]!++
     pool.assignments.set(run.assignmentId, run)
     pool.handle.assign(run.assignmentId, run)
@@ -546,6 +566,7 @@ export class Dispatcher {
   #release(pool: PoolEntry, run: Execution): void {
     pool.assignments.take(run.assignmentId)
     pool.running--
+    this.#running--
     pool.runningByRange[rangeOf(pool.ranges, run.priority)]!--
   }
 
@@ -596,11 +617,20 @@ export class Dispatcher {
     this.#draining = true
   }
 
+  /**
+   * The one place that decides "idle". Called at the end of each event that can end work, after
+   * its answers, never in the middle: a lost pool's tasks are released before they are queued
+   * again, and a timed-out caller hears EATO only after its run left the queue.
+   */
+  #checkIdle(): void {
+    if (!this.#busy || !this.idle) return
+    this.#busy = false
+    this.#o.events.idle()
+  }
+
   /** True when nothing is queued or running. */
   get idle(): boolean {
-    if (this.#queue.size > 0) return false
-    for (const pool of this.#pools.values()) if (pool.running > 0) return false
-    return true
+    return this.#queue.size === 0 && this.#running === 0
   }
 
   get queued(): number {

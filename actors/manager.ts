@@ -96,6 +96,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   readonly #poolWaiters = new Set<() => void>()
   #addresses: string[] = []
   #closing: Promise<void> | undefined
+  // ends a draining close's wait: called by the dispatcher's idle()
   #idle: (() => void) | undefined
 
   private constructor(system: ActorSystem, dispatcher: (events: Manager) => Dispatcher) {
@@ -173,15 +174,11 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }
     d.poolJoined(handle, capacity, ranges, allowEval)
     this.#castTargetJoined(handle)
-    const after = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A): void => {
-      fn(...args)
-      this.#checkIdle()
-    }
     return {
-      done: after((id: number, body: Uint8Array, ms: number) => d.done(handle, id, body, ms)),
-      failed: after((id: number, err: WireError) => d.failed(handle, id, err)),
+      done: (id, body, ms) => d.done(handle, id, body, ms),
+      failed: (id, err) => d.failed(handle, id, err),
       progress: (id, value) => d.progress(handle, id, value),
-      state: after((capacity: number, draining: boolean) => d.poolState(handle, capacity, draining)),
+      state: (capacity, draining) => d.poolState(handle, capacity, draining),
       castDone: (id, body, ms) => this.#broadcasts.done(handle, id, body, ms),
       castFailed: (id, err) => this.#broadcasts.failed(handle, id, err),
       barrier: (id, name) => this.#broadcasts.barrier(handle, id, name),
@@ -245,11 +242,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
   #dispatcherEvents() {
     return {
       rejected: (task: TaskInfo, client: string) => this.emit('rejected', task, client),
-      assignTimeout: (task: TaskInfo, client: string) => {
-        this.emit('assignTimeout', task, client)
-        this.#checkIdle() // a timer emptied the queue: a draining close may be waiting for that
-      },
+      assignTimeout: (task: TaskInfo, client: string) => this.emit('assignTimeout', task, client),
       workerLost: (pool: string, running: number) => this.emit('workerLost', pool, running),
+      idle: () => this.#idle?.(), // a draining close may be waiting for it
     }
   }
 
@@ -324,12 +319,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       default:
         return false
     }
-    this.#checkIdle()
     return true
-  }
-
-  #checkIdle(): void {
-    if (this.#idle !== undefined && this.#dispatcher.idle) this.#idle()
   }
 
   // A node that reconnected before its old connection closed (same id) is already on a new peer
@@ -345,7 +335,6 @@ export class Manager extends EventEmitter<ManagerEvents> {
       if (this.#castTargets.get(links.pool.id) === links.pool) this.#castTargets.delete(links.pool.id)
       this.#broadcasts.targetGone(links.pool)
     }
-    this.#checkIdle()
   }
 
   #castTargetJoined(target: CastTarget): void {
@@ -384,10 +373,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
         const links = this.#linksOf(peer)
         if (links.pool !== undefined) return { manager: this.id }
         const capacity = integerOption('capacity', request.capacity, 1, 0)
-        links.pool = new PoolLink(peer, (pool, id, err) => {
-          this.#dispatcher.failed(pool, id, err)
-          this.#checkIdle()
-        })
+        links.pool = new PoolLink(peer, (pool, id, err) => this.#dispatcher.failed(pool, id, err))
         const info = this.#dispatcher.poolJoined(links.pool, capacity, slotRanges(request.prioritySlots, capacity), request.allowEval === true)
         this.#castTargetJoined(links.pool)
         this.emit('worker', info)

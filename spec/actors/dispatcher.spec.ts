@@ -15,13 +15,15 @@ const t = suite('Dispatcher')
 const NO_SLOTS = { thresholds: [], guarantees: [] }
 const BODY = new Uint8Array(1)
 
-/** A client that records every answer by task id. */
+/** A client that records every answer by task id, and in `log` (if given) in order with the events. */
 class Caller implements ClientHandle {
   readonly id: string
   readonly answers = new Map<number, string>() // 'done' or the error code
+  readonly #log: string[] | undefined
 
-  constructor(id: string) {
+  constructor(id: string, log?: string[]) {
     this.id = id
+    this.#log = log
   }
 
   done(taskId: number): void {
@@ -37,6 +39,7 @@ class Caller implements ClientHandle {
   #answer(taskId: number, what: string): void {
     if (this.answers.has(taskId)) throw new Error(`task ${taskId} answered twice`)
     this.answers.set(taskId, what)
+    this.#log?.push(`${taskId} ${what}`)
   }
 }
 
@@ -56,6 +59,7 @@ class Recorder implements PoolHandle {
   revoke(): void {}
 }
 
+/** A dispatcher on a manual clock; `events` records its hooks in order, `idle` included. */
 function dispatcher(options: { coalesce?: boolean; queueSize?: number; selectWorker?: SelectWorker } = {}) {
   const clock = new ManualClock()
   const events: string[] = []
@@ -70,6 +74,7 @@ function dispatcher(options: { coalesce?: boolean; queueSize?: number; selectWor
       rejected: (task) => events.push(`rejected ${task.name}`),
       assignTimeout: (task, client) => events.push(`assignTimeout ${task.name} ${client}`),
       workerLost: (pool) => events.push(`workerLost ${pool}`),
+      idle: () => events.push('idle'),
     },
   })
   return { d, clock, events }
@@ -163,39 +168,95 @@ t.test('coalesced callers keep their own assignTimeout: each times out alone, th
 })
 
 t.test("the first caller's assignTimeout ends only its own wait; the last one's leaves the queue", () => {
-  const { d, clock } = dispatcher({ coalesce: true })
-  const client = new Caller('c')
+  const { d, clock, events } = dispatcher({ coalesce: true })
+  const client = new Caller('c', events)
   d.submit(client, 1, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 100 }))
   d.submit(client, 2, 'add', BODY, plain({ key: 'k', assignTimeoutMs: 200 }))
   clock.advance(100)
   assert.equal([...client.answers], [[1, 'EATO']])
   assert.is(d.queued, 1)
+  assert.equal(events, ['1 EATO', 'assignTimeout add c'], 'not idle: the follower still waits')
   clock.advance(100)
   assert.equal([...client.answers], [[1, 'EATO'], [2, 'EATO']])
   assert.is(d.queued, 0)
   assert.ok(d.idle)
+  assert.equal(events, ['1 EATO', 'assignTimeout add c', '2 EATO', 'assignTimeout add c', 'idle'], 'idle once, after the last answer')
 })
 
-t.test('callers joining a coalesced run count toward queueSize until they are answered or leave', () => {
-  const { d, events } = dispatcher({ coalesce: true, queueSize: 3 })
-  const client = new Caller('c')
-  d.submit(client, 1, 'add', BODY, plain({ key: 'k' })) // queued: no pool yet
+t.test('idle is not heard while a follower waits, nor while a revoked run still holds its slot', () => {
+  const { d, events } = dispatcher({ coalesce: true })
+  const client = new Caller('c', events)
+  d.submit(client, 1, 'add', BODY, plain({ key: 'k' }))
   d.submit(client, 2, 'add', BODY, plain({ key: 'k' }))
-  d.submit(client, 3, 'add', BODY, plain({ key: 'k' }))
-  d.submit(client, 4, 'add', BODY, plain({ key: 'k' })) // one queued and two followers: full
-  d.submit(client, 5, 'other', BODY, plain())
-  assert.equal([...client.answers], [[4, 'EREJECTED'], [5, 'EREJECTED']])
-  assert.equal(events, ['rejected add', 'rejected other'])
-  d.withdraw(client, 2)
-  d.submit(client, 6, 'add', BODY, plain({ key: 'k' })) // room again
+  d.withdraw(client, 1) // the submitter leaves; its follower keeps the run queued
   const pool = new Recorder('p')
   d.poolJoined(pool, 1, NO_SLOTS, false)
+  d.withdraw(client, 2) // nobody waits: revoked, but the pool keeps the slot until it answers
+  assert.equal(events, [])
+  assert.not.ok(d.idle)
   d.done(pool, pool.assigned[0]![0], BODY, 1)
-  assert.equal([...client.answers.keys()], [4, 5, 1, 3, 6])
-  d.submit(client, 7, 'add', BODY, plain({ key: 'k' })) // everyone was answered: the bound is free
-  d.submit(client, 8, 'add', BODY, plain({ key: 'k' }))
-  d.submit(client, 9, 'add', BODY, plain({ key: 'k' }))
-  assert.is(client.answers.get(9), undefined)
+  assert.equal(events, ['idle'])
+  assert.is(client.answers.size, 0)
+})
+
+t.test('idle is heard once each time work ends, never for pools or clients coming and going meanwhile', () => {
+  const { d, events } = dispatcher()
+  const client = new Caller('c', events)
+  const pool = new Recorder('p')
+  d.poolJoined(pool, 2, NO_SLOTS, false)
+  d.poolState(pool, 2, false)
+  d.withdraw(client, 99)
+  d.clientGone(new Caller('stranger'))
+  assert.equal(events, [], 'nothing ran yet')
+  d.submit(client, 1, 'add', BODY, plain())
+  d.submit(client, 2, 'add', BODY, plain())
+  d.done(pool, pool.assigned[0]![0], BODY, 1)
+  assert.equal(events, ['1 done'], 'task 2 still runs')
+  d.done(pool, pool.assigned[1]![0], BODY, 1)
+  d.poolState(pool, 1, false)
+  d.clientGone(client)
+  assert.equal(events, ['1 done', '2 done', 'idle'])
+  d.submit(client, 3, 'add', BODY, plain())
+  d.failed(pool, pool.assigned[2]![0], { code: 'ETASK', message: 'no' })
+  d.poolGone(pool)
+  assert.equal(events, ['1 done', '2 done', 'idle', '3 ETASK', 'idle', 'workerLost p'])
+})
+
+t.test("a lost pool's tasks are queued again, not idle; idle after the last loss fails them", () => {
+  const { d, events } = dispatcher()
+  const client = new Caller('c', events)
+  for (const id of ['a', 'b', 'c']) {
+    const pool = new Recorder(id)
+    d.poolJoined(pool, 1, NO_SLOTS, false)
+    if (id === 'a') d.submit(client, 1, 'add', BODY, plain())
+    d.poolGone(pool) // maxAttempts is 3
+  }
+  assert.equal(events, ['workerLost a', 'workerLost b', 'workerLost c', '1 EWORKERLOST', 'idle'])
+})
+
+t.test('the last queued tasks leaving make it idle: withdrawn, disconnected (once), failed by selectWorker', () => {
+  const { d, clock, events } = dispatcher({
+    selectWorker: (task, workers) => {
+      if (task.name === 'bad') throw new Error('no route for bad')
+      return workers[0]
+    },
+  })
+  const client = new Caller('c', events)
+  const deadline = plain({ assignTimeoutMs: 100 })
+  d.submit(client, 1, 'add', BODY, deadline) // no pool: queued
+  d.submit(client, 2, 'add', BODY, deadline)
+  d.withdraw(client, 1)
+  assert.equal(events, [], '2 is still queued')
+  d.withdraw(client, 2)
+  assert.equal(events, ['idle'])
+  d.submit(client, 3, 'add', BODY, deadline)
+  d.submit(client, 4, 'add', BODY, deadline)
+  d.clientGone(client)
+  assert.equal(events, ['idle', 'idle'])
+  d.submit(client, 5, 'bad', BODY, deadline)
+  d.poolJoined(new Recorder('p'), 1, NO_SLOTS, false) // asked about 5 only now
+  assert.equal(events, ['idle', 'idle', '5 ECONFIG', 'idle'])
+  assert.is(clock.pending, 0, 'every leaving caller took its assign timer with it')
 })
 
 t.test("followers leaving by assignTimeout give back their places in queueSize; the submitter's keeps its run's", () => {
