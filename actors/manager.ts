@@ -507,8 +507,13 @@ class PoolLink implements PoolHandle, CastTarget {
     this.#peer.send({ k: Kind.Revoke, id })
   }
 
+  /**
+   * Bounded: a pool that reads nothing would otherwise be owed every broadcast's input (1024
+   * broadcasts in flight, each up to maxFrame).
+   * @throws TroupeError `EMAILBOX`, `EFRAME`
+   */
   cast(id: number, name: string, body: Uint8Array, timeoutMs: number): void {
-    this.#peer.send({ k: Kind.Cast, id, name, body, timeoutMs })
+    this.#peer.sendBounded({ k: Kind.Cast, id, name, body, timeoutMs })
   }
 
   release(id: number, name: string): void {

@@ -98,6 +98,18 @@ export class Peer implements FrameSink {
     return this.#sendFrame(frame.buf, frame.start, frame.end)
   }
 
+  /**
+   * Sends an envelope bounded as tells are: past MAX_CONGESTED_BYTES sent into backpressure it
+   * throws instead. For what would otherwise pile up for a peer that does not read.
+   * @throws TroupeError `EMAILBOX`, `EFRAME` (nothing is sent)
+   */
+  sendBounded(env: Envelope): void {
+    this.#checkCongestion()
+    const frame = encodeEnvelopeRange(env) // the shared writer: read before anything else encodes
+    this.#checkFrame(frame.end - frame.start)
+    this.#sendCounted(frame.buf, frame.start, frame.end)
+  }
+
   #sendFrame(buf: Uint8Array, start: number, end: number): boolean {
     this.#checkFrame(end - start)
     const below = this.#transport?.send(buf, start, end) ?? false

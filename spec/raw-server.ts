@@ -3,7 +3,7 @@
  * answers, reads nothing, counts its callers, or relays with faults. It binds 127.0.0.1 port 0,
  * keeps every socket it accepts, and the test's cleanup destroys them all and closes it.
  */
-import { createServer, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { nextEvent, type BoundedSuite } from './harness.js'
 
 export interface RawServer {
@@ -46,4 +46,41 @@ export async function rawServer(t: Pick<BoundedSuite, 'cleanup'>, onConnection: 
     sockets,
     nextSocket: async (ms = 5000) => (await nextEvent<[Socket]>(server, 'connection', ms))[0],
   }
+}
+
+export interface RelayLink {
+  /** The socket a dialer opened to the relay. */
+  readonly inbound: Socket
+  /** The relay's socket to the target. */
+  readonly outbound: Socket
+  /** From now on forwards nothing and reads nothing, either way; both sockets stay open. */
+  freeze(): void
+}
+
+/**
+ * A relay to 127.0.0.1:`port` whose links can be frozen, to play a peer that stops reading (or
+ * goes silent) without closing. A frozen link's close does not carry over: the test's cleanup
+ * destroys its outbound socket.
+ */
+export async function relay(t: Pick<BoundedSuite, 'cleanup'>, port: number): Promise<{ url: string; links: RelayLink[] }> {
+  const links: RelayLink[] = []
+  t.cleanup(() => links.forEach((link) => link.outbound.destroy()))
+  const server = await rawServer(t, (inbound) => {
+    const outbound = connect(port, '127.0.0.1')
+    let frozen = false
+    links.push({
+      inbound,
+      outbound,
+      freeze() {
+        frozen = true
+        inbound.pause()
+        outbound.pause()
+      },
+    })
+    inbound.on('data', (d) => void (frozen || outbound.write(d)))
+    outbound.on('data', (d) => void (frozen || inbound.write(d)))
+    outbound.on('error', () => {})
+    for (const [a, b] of [[inbound, outbound], [outbound, inbound]] as const) a.on('close', () => frozen || b.destroy())
+  })
+  return { url: server.url, links }
 }

@@ -5,6 +5,7 @@
  */
 import * as assert from 'uvu/assert'
 import { Job, WorkerPool, defineTasks, type Everyone, type Outcome } from '../../index.js'
+import { MAX_CONGESTED_BYTES } from '../../actors/peer.js'
 import { Broadcasts, fitOutcomes, type CastTarget } from '../../actors/broadcasts.js'
 import { ManualClock } from '../../lib/clock.js'
 import type { WireOutcome } from '../../lib/envelope.js'
@@ -12,6 +13,7 @@ import { TroupeError } from '../../lib/errors.js'
 import { FakeWorker, fakeCore } from '../grid/fake-pool.js'
 import { Grid, poolsJoined } from '../grid/grid.js'
 import { deferred, suite } from '../harness.js'
+import { relay } from '../raw-server.js'
 
 const t = suite('broadcast faults')
 
@@ -190,5 +192,29 @@ t.test('a pool naming ever new barriers fails its own run past the bound; the br
   assert.equal([first?.ok, !first?.ok && first?.err.message], [false, 'more than 1024 barriers open in one broadcast'])
   assert.is(second?.ok, true)
 })
+
+t.test('a pool that stops reading is owed at most 64 MiB of broadcasts: past that its outcome is EMAILBOX at once', async () => {
+  const g = new Grid(t, 'tcp')
+  const manager = await g.startManager({ heartbeat: false }) // it must not drop the pool for its silence
+  const tasks = defineTasks({ __bytes: (input: Uint8Array) => input.byteLength })
+  const reading = await g.pool({ tasks })
+  const via = await relay(t, Number(new URL(manager.address.replace('tcp:', 'http:')).port))
+  const stalled = await g.pool({ manager: via.url, tasks, heartbeat: false })
+  await poolsJoined(manager, 2)
+  const client = await g.client()
+  via.links[0]!.freeze() // the stalled pool's link now takes nothing the manager sends
+  const input = new Uint8Array(8 * 1024 * 1024)
+  // enough that what is owed outgrows the bound plus what the kernel's buffers take (< 36 MiB)
+  const count = Math.ceil((MAX_CONGESTED_BYTES + 48 * 1024 * 1024) / input.byteLength)
+  const all: Outcome<number>[][] = []
+  // one at a time: the reading pool takes each before the next, so only the stalled one is owed
+  for (let i = 0; i < count; i++) all.push(await client.broadcast<number>('__bytes', input, { timeout: 300 }))
+  const of = (pool: WorkerPool) => all.map((outcomes) => outcomes.find((o) => o.worker === pool.id) as Outcome<number>)
+  for (const outcome of of(reading)) assert.equal(outcome.ok ? outcome.value : outcome.error.message, input.byteLength)
+  const codes = of(stalled).map((o) => (o.ok ? 'ok' : o.error.code === 'ETASK' ? o.error.remoteCode : o.error.code))
+  assert.ok(codes.every((code) => code === 'ETO' || code === 'EMAILBOX'), codes.join())
+  assert.ok(codes.includes('EMAILBOX'), `never refused: ${codes.join()}`)
+  assert.ok(codes.filter((code) => code === 'ETO').length <= Math.ceil((MAX_CONGESTED_BYTES + 40 * 1024 * 1024) / input.byteLength), codes.join())
+}, 30_000)
 
 t.run()
