@@ -171,7 +171,7 @@ export class Peer implements FrameSink {
   /** @throws TroupeError `EMAILBOX` past MAX_CONGESTED_BYTES sent into backpressure. */
   #checkCongestion(): void {
     if (this.#congestedBytes > MAX_CONGESTED_BYTES) {
-      throw new TroupeError('EMAILBOX', `the connection to ${this.id} has over ${MAX_CONGESTED_BYTES} bytes waiting: the peer does not read them`)
+      throw new TroupeError('EMAILBOX', `the connection to ${this.id} has over ${MAX_CONGESTED_BYTES} bytes waiting: the peer reads them slower than they are sent, or not at all`)
     }
   }
 
