@@ -86,8 +86,8 @@ export class Broadcasts {
         try {
           target.cast(id, name, body, timeoutMs)
         } catch (err) {
-          // EFRAME (the subtask does not fit this pool's link) or EMAILBOX (the pool does not read
-          // what it is sent): that pool's outcome, reported once every run is set up
+          // EFRAME (the subtask does not fit this pool's link) or EMAILBOX (the pool reads slower
+          // than it is sent, or not at all): that pool's outcome, reported once every run is set up
           queueMicrotask(() => this.failed(target, id, toWireError(err as TroupeError)))
         }
       }

@@ -58,11 +58,12 @@ export interface RelayLink {
 }
 
 /**
- * A relay to 127.0.0.1:`port` whose links can be frozen, to play a peer that stops reading (or
- * goes silent) without closing. A frozen link's close does not carry over: the test's cleanup
- * destroys its outbound socket.
+ * A relay to `target` (a tcp://127.0.0.1 URL) whose links can be frozen, to play a peer that
+ * stops reading (or goes silent) without closing. A frozen link's close does not carry over:
+ * the test's cleanup destroys its outbound socket.
  */
-export async function relay(t: Pick<BoundedSuite, 'cleanup'>, port: number): Promise<{ url: string; links: RelayLink[] }> {
+export async function relay(t: Pick<BoundedSuite, 'cleanup'>, target: string): Promise<{ url: string; links: RelayLink[] }> {
+  const port = Number(new URL(target.replace(/^tcp:/, 'http:')).port)
   const links: RelayLink[] = []
   t.cleanup(() => links.forEach((link) => link.outbound.destroy()))
   const server = await rawServer(t, (inbound) => {

@@ -9,7 +9,7 @@ const t = suite('a pool that rejoins before its old connection closes')
 t.test('the old connection closing late leaves the new one in broadcasts and system messages', async () => {
   const g = new Grid(t, 'tcp')
   const manager = await g.startManager({ heartbeat: false }) // it must not notice the freeze itself
-  const via = await relay(t, Number(new URL(manager.address.replace('tcp:', 'http:')).port))
+  const via = await relay(t, manager.address)
   const joined = nextEvent(manager, 'worker')
   const pool = await WorkerPool.start({
     manager: via.url,

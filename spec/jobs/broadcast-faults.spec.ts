@@ -198,7 +198,7 @@ t.test('a pool that stops reading is owed at most 64 MiB of broadcasts: past tha
   const manager = await g.startManager({ heartbeat: false }) // it must not drop the pool for its silence
   const tasks = defineTasks({ __bytes: (input: Uint8Array) => input.byteLength })
   const reading = await g.pool({ tasks })
-  const via = await relay(t, Number(new URL(manager.address.replace('tcp:', 'http:')).port))
+  const via = await relay(t, manager.address)
   const stalled = await g.pool({ manager: via.url, tasks, heartbeat: false })
   await poolsJoined(manager, 2)
   const client = await g.client()
