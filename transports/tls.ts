@@ -23,12 +23,15 @@ const PSK_LABEL = 'troupe-tls-psk-v1'
  * recorded traffic. TLS 1.3 (OpenSSL offers psk_dhe_ke) uses an external PSK only with a
  * SHA-256 suite; the TLS 1.2 ECDHE-PSK suites are for peers whose TLS library lacks TLS 1.3 PSK.
  */
-const PSK_CIPHERS = [
-  'TLS_AES_128_GCM_SHA256',
-  'TLS_CHACHA20_POLY1305_SHA256',
-  'ECDHE-PSK-CHACHA20-POLY1305',
-  'ECDHE-PSK-AES256-CBC-SHA384',
-].join(':')
+const PSK_SUITES = {
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-PSK-CHACHA20-POLY1305',
+    'ECDHE-PSK-AES256-CBC-SHA384',
+  ].join(':'),
+  minVersion: 'TLSv1.2',
+} as const
 
 /** The TLS pre-shared key for a grid key: HMAC-SHA256(key, "troupe-tls-psk-v1"). */
 export function tlsPsk(key: Uint8Array): Buffer {
@@ -63,8 +66,7 @@ function serverOptions(options: ListenOptions): TlsOptions {
   if (options.key.length === 0) throw new TroupeError('EAUTH', NO_SECRET)
   const psk = tlsPsk(options.key)
   return {
-    ciphers: PSK_CIPHERS,
-    minVersion: 'TLSv1.2',
+    ...PSK_SUITES,
     pskCallback: (_socket, identity) => (identity === PSK_IDENTITY ? psk : null),
   }
 }
@@ -78,8 +80,7 @@ function clientOptions(options: DialOptions): TlsConnectOptions {
   if (options.key.length === 0) throw new TroupeError('EAUTH', NO_SECRET)
   const psk = tlsPsk(options.key)
   return {
-    ciphers: PSK_CIPHERS,
-    minVersion: 'TLSv1.2',
+    ...PSK_SUITES,
     pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
     // the PSK authenticates the server; there is no certificate whose name could be checked
     checkServerIdentity: () => undefined,
