@@ -45,9 +45,20 @@ export interface PeerHost {
  */
 export const MAX_CONGESTED_BYTES = 64 * 1024 * 1024 // 64 MiB
 
+/**
+ * What a connection may say of the peer's own frame limit, learnt in the handshake; undefined
+ * when the peer did not say (it predates the Hello field) or the connection cannot know.
+ */
+export interface PeerFrameLimit {
+  readonly peerMaxFrameBytes?: number | undefined
+}
+
 export class Peer implements FrameSink {
   readonly #host: PeerHost
-  readonly #maxFrameBytes: number
+  /** Largest frame sent: ours, or the peer's once it announced a smaller one (see attach). */
+  #maxFrameBytes: number
+  /** Whose limit #maxFrameBytes is, for the EFRAME message. */
+  #limitOwner = 'maxFrame'
   #transport: Transport | undefined
   /** Asks we sent, by id. */
   readonly pending: PendingAsks
@@ -66,9 +77,19 @@ export class Peer implements FrameSink {
     this.pending = new PendingAsks(host.clock)
   }
 
-  /** Attaches the connection once its handshake is done. */
-  attach(transport: Transport): void {
+  /**
+   * Attaches the connection once its handshake is done. A peer that announced a smaller frame
+   * limit than ours gets nothing larger: it would close the connection on such a frame, and
+   * every call on it would go down with the one that did not fit. The call fails alone instead
+   * (`EFRAME`), as it does over our own limit.
+   */
+  attach(transport: Transport & PeerFrameLimit): void {
     this.#transport = transport
+    const theirs = transport.peerMaxFrameBytes
+    if (theirs !== undefined && theirs < this.#maxFrameBytes) {
+      this.#maxFrameBytes = theirs
+      this.#limitOwner = `the peer's maxFrame`
+    }
   }
 
   /** The peer's node id, as proved in the handshake. */
@@ -126,14 +147,14 @@ export class Peer implements FrameSink {
   }
 
   #checkFrame(bytes: number): void {
-    if (bytes > this.#maxFrameBytes) throw new TroupeError('EFRAME', `frame of ${bytes} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
+    if (bytes > this.#maxFrameBytes) throw new TroupeError('EFRAME', `frame of ${bytes} bytes exceeds ${this.#limitOwner} (${this.#maxFrameBytes})`)
   }
 
   /** Fails fast on a payload that cannot fit in a frame, before copying it into one. */
   checkPayload(body: ByteRange): void {
     const length = body.end - body.start
     if (length > this.#maxFrameBytes) {
-      throw new TroupeError('EFRAME', `payload of ${length} bytes exceeds maxFrame (${this.#maxFrameBytes})`)
+      throw new TroupeError('EFRAME', `payload of ${length} bytes exceeds ${this.#limitOwner} (${this.#maxFrameBytes})`)
     }
   }
 

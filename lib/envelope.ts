@@ -64,8 +64,11 @@ export interface WireError {
   data?: Uint8Array | undefined
 }
 
-/** First frame each side sends: protocol version, node id, and a fresh random challenge. */
-export interface Hello { k: typeof Kind.Hello; v: number; node: string; nonce: Uint8Array }
+/**
+ * First frame each side sends: protocol version, node id, a fresh random challenge, and the
+ * largest frame the sender accepts (optional: a peer older than this field leaves it out).
+ */
+export interface Hello { k: typeof Kind.Hello; v: number; node: string; nonce: Uint8Array; maxFrameBytes?: number | undefined }
 /** Second frame: HMAC proof over both challenges (see transports/handshake.ts). */
 export interface Auth { k: typeof Kind.Auth; proof: Uint8Array }
 /** Liveness probe, sent when nothing arrived for one heartbeat interval. */
@@ -203,7 +206,7 @@ function reply(id: number, body: Uint8Array, start: number, end: number): void {
 type Encoders = { readonly [K in Kind]: (e: Extract<Envelope, { k: K }>) => void }
 
 const ENCODE: Encoders = {
-  [Kind.Hello]: (e) => { w.array(4); w.number(e.k); w.number(e.v); w.text(e.node); w.bytes(e.nonce) },
+  [Kind.Hello]: (e) => { w.array(5); w.number(e.k); w.number(e.v); w.text(e.node); w.bytes(e.nonce); optNumber(e.maxFrameBytes) },
   [Kind.Auth]: (e) => { w.array(2); w.number(e.k); w.bytes(e.proof) },
   [Kind.Ping]: (e) => { w.array(1); w.number(e.k) },
   [Kind.Pong]: (e) => { w.array(1); w.number(e.k) },
@@ -425,7 +428,7 @@ const reader = new FieldReader()
 type Decoders = { readonly [K in Kind]: (r: FieldReader) => Extract<Envelope, { k: K }> }
 
 const DECODE: Decoders = {
-  [Kind.Hello]: (r) => ({ k: Kind.Hello, v: r.reqUint(), node: r.reqText(), nonce: r.reqBytes() }),
+  [Kind.Hello]: (r) => ({ k: Kind.Hello, v: r.reqUint(), node: r.reqText(), nonce: r.reqBytes(), maxFrameBytes: r.optUint() }),
   [Kind.Auth]: (r) => ({ k: Kind.Auth, proof: r.reqBytes() }),
   [Kind.Ping]: () => ({ k: Kind.Ping }),
   [Kind.Pong]: () => ({ k: Kind.Pong }),

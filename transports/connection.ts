@@ -8,7 +8,7 @@ import type { Clock, Timer } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { Kind, PROTOCOL_VERSION, encodeEnvelope, fromWireError, peekKind, readEnvelope, toWireError, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError } from '../lib/errors.js'
-import { NONCE_BYTES, newNonce, proofFor, verifyProof, type Role, type Transcript } from './handshake.js'
+import { NONCE_BYTES, announcedFrameLimit, newNonce, proofFor, verifyProof, type Role, type Transcript } from './handshake.js'
 import { NO_LISTENER, type Link } from './link.js'
 import type { ConnectionOptions, FrameSink, Transport } from './transport.js'
 
@@ -43,6 +43,12 @@ export class Connection implements Transport {
   #transcript: Transcript | undefined
   #sink: FrameSink | undefined
   peerNode = ''
+  /**
+   * Largest frame the peer said it accepts (clamped, see `announcedFrameLimit`), or undefined
+   * for a peer that did not say. Whoever sends must keep under it as well as under its own
+   * limit: the peer closes the connection on a larger frame, taking every call on it along.
+   */
+  peerMaxFrameBytes: number | undefined
 
   // the handshake's outcome, for whoever waits on it
   readonly #opened: Promise<void>
@@ -87,7 +93,7 @@ export class Connection implements Transport {
     this.#handshakeTimer = options.clock.setTimer(options.handshakeTimeoutMs, () => {
       void this.close(new TroupeError('EPROTO', `no handshake from ${link.remoteAddress} within ${options.handshakeTimeoutMs} ms`))
     })
-    link.send(encodeEnvelope({ k: Kind.Hello, v: PROTOCOL_VERSION, node: options.node, nonce: this.#nonce }))
+    link.send(encodeEnvelope({ k: Kind.Hello, v: PROTOCOL_VERSION, node: options.node, nonce: this.#nonce, maxFrameBytes: options.maxFrameBytes }))
   }
 
   get remoteAddress(): string {
@@ -177,6 +183,7 @@ export class Connection implements Transport {
         return
       }
       this.peerNode = env.node
+      this.peerMaxFrameBytes = announcedFrameLimit(env.maxFrameBytes)
       const mine = { nonce: this.#nonce, node: this.#options.node }
       const theirs = { nonce: env.nonce.slice(), node: env.node }
       const [dialer, listener] = this.#role === 'dialer' ? [mine, theirs] : [theirs, mine]
