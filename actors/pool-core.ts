@@ -178,16 +178,28 @@ export class PoolCore {
     return run.cast ? this.#castsByUpstream : this.#byUpstream
   }
 
-  /** Upstream gave up on `id` (its callers are gone): abort it; how it ends is still reported. */
+  /**
+   * Upstream gave up on `id` (its callers are gone): abort it, and kill its worker if it has not
+   * returned `taskTimeoutKill` ms later, as for a run timeout; how it ends is still reported.
+   */
   revoke(id: number): void {
     const run = this.#byUpstream.get(id)
-    if (run !== undefined) run.slot.worker?.abort(run.localId, new TroupeError('EABORT', 'every caller gave up on this task'))
+    if (run !== undefined) this.#stop(run, new TroupeError('EABORT', 'every caller gave up on this task'))
   }
 
   /** The same for broadcast subtask `id` (its broadcast was withdrawn). */
   revokeCast(id: number): void {
     const run = this.#castsByUpstream.get(id)
-    if (run !== undefined) run.slot.worker?.abort(run.localId, new TroupeError('EABORT', 'the broadcast was withdrawn'))
+    if (run !== undefined) this.#stop(run, new TroupeError('EABORT', 'the broadcast was withdrawn'))
+  }
+
+  /** Aborts `run`'s signal; a run that ignores it is stopped the hard way (a no-op for inline workers). */
+  #stop(run: Run, why: TroupeError): void {
+    run.slot.worker?.abort(run.localId, why)
+    run.killTimer ??= this.#o.clock.setTimer(this.#o.taskTimeoutKillMs, () => {
+      run.killTimer = undefined
+      if (this.#runs.get(run.localId) === run) run.slot.worker?.kill()
+    })
   }
 
   /** Aborts every run and forgets them upstream (the manager connection is gone). */
@@ -234,21 +246,16 @@ export class PoolCore {
 
   #timedOut(run: Run, ms: number): void {
     run.runTimer = undefined
+    const err = new TroupeError('ETO', `the ${run.cast ? 'subtask' : 'task'} ran longer than its ${run.cast ? 'broadcast timeout' : 'runTimeout'} of ${ms} ms`)
     // An abandoned run was aborted and counted stuck already, and upstream forgot its id (which a
     // new manager gives to another task): only its deadline is left to keep.
     if (!run.timedOut) {
       this.#orphan(run)
       this.#upstreamIds(run).take(run.upstreamId)
-      const err = new TroupeError('ETO', `the ${run.cast ? 'subtask' : 'task'} ran longer than its ${run.cast ? 'broadcast timeout' : 'runTimeout'} of ${ms} ms`)
-      run.slot.worker?.abort(run.localId, err)
       this.#failedUpstream(run, { code: 'ETO', message: err.message })
       this.#capacityChanged()
     }
-    // a task that ignores its signal is stopped the hard way (a no-op for inline workers)
-    run.killTimer = this.#o.clock.setTimer(this.#o.taskTimeoutKillMs, () => {
-      run.killTimer = undefined
-      if (this.#runs.get(run.localId) === run) run.slot.worker?.kill()
-    })
+    this.#stop(run, err)
   }
 
   /** Upstream hears no more of `run`, which still runs: a task's keeps its slot until it ends. */
@@ -316,14 +323,18 @@ export class PoolCore {
 
   #exited(slot: Slot, why: string): void {
     slot.worker = undefined
+    const lost: Run[] = []
     for (const id of this.#runs.ids()) {
       const run = this.#runs.get(id) as Run
       if (run.slot !== slot) continue
-      const lost = this.#end(run.localId)
-      if (lost !== undefined) this.#failedUpstream(lost, { code: 'EWORKERLOST', message: `the worker running it exited: ${why}` })
+      const ended = this.#end(run.localId)
+      if (ended !== undefined) lost.push(ended)
     }
+    // the smaller capacity goes upstream first: told of the loss first, upstream would send the
+    // task straight back here, to fail again without running and use up another attempt
+    if (!this.#closed) this.#capacityChanged()
+    for (const run of lost) this.#failedUpstream(run, { code: 'EWORKERLOST', message: `the worker running it exited: ${why}` })
     if (this.#closed) return
-    this.#capacityChanged()
     this.#respawnLater(slot, this.#o.clock.now() - slot.spawnedAt >= STABLE_MS, why)
   }
 

@@ -42,6 +42,17 @@ t.test('maxAttempts exhausted: EWORKERLOST', async () => {
   assert.is(g.manager.stats().lost, 1)
 })
 
+t.test('a pool whose only worker dies takes no attempt until it is back: the task runs again there', async () => {
+  for (const mode of ['process', 'thread'] as const) {
+    const g = new Grid(t, 'tcp')
+    await g.startManager({ maxAttempts: 2 })
+    await g.pool({ mode, tasks: FIXTURE_TASKS, workers: 1, capacity: 1, reconnect: { initialDelay: 20 } })
+    const client = await g.client()
+    assert.is(await client.run('exitOnFirstAttempt', null), 2, mode)
+    assert.is(g.manager.stats().requeued, 1, mode)
+  }
+})
+
 t.test('a pool that leaves mid-run: its tasks are re-queued to the pool that stays', async () => {
   const g = new Grid(t, 'mem')
   const manager = await g.startManager()

@@ -125,6 +125,21 @@ t.test('a busy-looping process past its run timeout is killed and replaced; the 
   assert.not.ok(pids.has(pid))
 })
 
+t.test('a caller that stops waiting for a busy-looping process: it is killed too, and its slot serves the next task', async () => {
+  const g = new Grid(t, 'tcp')
+  await g.startManager()
+  const pool = await g.pool({ mode: 'process', tasks: FIXTURE_TASKS, workers: 1, capacity: 1, taskTimeoutKill: 200, reconnect: { initialDelay: 20 } })
+  const client = await g.client()
+  const spinning = deferred<number>()
+  const exit = nextEvent<[number, string]>(pool, 'workerExit', 10_000)
+  const gaveUp = rejectsWith(client.run('pidSpin', 60_000, { timeout: 300, onProgress: (pid) => spinning.resolve(pid) }), 'ECSTO')
+  const pid = await withDeadline(spinning.promise, 10_000, 'spinning task reports its pid')
+  await gaveUp
+  await exit
+  assert.not.ok(alive(pid), `process ${pid} was killed`)
+  assert.is(await withDeadline(client.run('add', [1, 2]), 10_000, 'the next task runs'), 3)
+})
+
 t.test('process and thread pools start, run and stop', async () => {
   for (const mode of ['process', 'thread'] as const) {
     const pool = await WorkerPool.start({ listen: 'tcp://127.0.0.1:0', tasks: FIXTURE_TASKS, mode, workers: 2 })
