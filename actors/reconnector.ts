@@ -5,7 +5,7 @@
  */
 import type { Timer } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
-import { TroupeError } from '../lib/errors.js'
+import { TroupeError, asError } from '../lib/errors.js'
 import { durationOption, signalOption } from '../lib/options.js'
 import { connectTimeoutMs, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
@@ -20,9 +20,9 @@ export interface ReconnectHandlers {
    * left). What the handler waits for must end within `timeoutMs`, the rest of connectTimeout.
    */
   connected(peer: Peer, timeoutMs: number): Promise<void> | void
-  /** The connection is gone (it may come back). */
+  /** The connection is gone (it may come back). A throw goes to the debug log; reconnecting goes on. */
   disconnected(why: TroupeError): void
-  /** Reconnecting is off and the connection is gone for good. */
+  /** Reconnecting is off and the connection is gone for good. A throw goes to the debug log. */
   lost?(why: TroupeError): void
 }
 
@@ -62,9 +62,10 @@ export class Reconnector {
   #wake: (() => void) | undefined
   #closed = false
   // aborts every dial. close() aborts it, or a dial in progress (a half-open handshake lasts up to
-  // connectTimeout) would keep its socket and timer, and so the process, alive after close();
-  // the caller's `signal` (it bounds connecting) aborts it too
-  readonly #dialAborter = new AbortController()
+  // connectTimeout) would keep its socket and timer, and so the process, alive after close().
+  // Until start() settles the caller's `signal` aborts it too: that signal bounds the first
+  // connection only, and a reconnect long after it fired (AbortSignal.timeout()) must still dial
+  #dialAborter = new AbortController()
   readonly #callerSignal: AbortSignal | undefined
   // the attempt in progress: close() waits until it has closed what it opened
   #attempt: Promise<void> | undefined
@@ -94,17 +95,21 @@ export class Reconnector {
    */
   async start(): Promise<void> {
     const deadline = this.#system.clock.now() + connectTimeoutMs(this.#options)
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#connect(deadline)
-        return
-      } catch (err) {
-        const e = err as TroupeError
-        const remaining = deadline - this.#system.clock.now()
-        if (this.#closed || e.code !== 'ECLOSED' || remaining <= 0) throw e
-        await this.#sleep(Math.min(remaining, backoffDelay(this.#backoff, attempt)))
-        if (this.#closed) throw new TroupeError('ECLOSED', 'closed while connecting')
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.#connect(deadline)
+          return
+        } catch (err) {
+          const e = err as TroupeError
+          const remaining = deadline - this.#system.clock.now()
+          if (this.#closed || e.code !== 'ECLOSED' || remaining <= 0) throw e
+          await this.#sleep(Math.min(remaining, backoffDelay(this.#backoff, attempt)))
+          if (this.#closed) throw new TroupeError('ECLOSED', 'closed while connecting')
+        }
       }
+    } finally {
+      this.#unlinkCallerSignal()
     }
   }
 
@@ -121,6 +126,13 @@ export class Reconnector {
   }
 
   readonly #abortDials = (): void => this.#dialAborter.abort(this.#callerSignal?.reason)
+
+  // Connecting is over: from now on only close() aborts dials. The signal may have fired after
+  // the last dial of start() had finished; the reconnects then need an aborter it did not touch.
+  #unlinkCallerSignal(): void {
+    this.#callerSignal?.removeEventListener('abort', this.#abortDials)
+    if (this.#dialAborter.signal.aborted && !this.#closed) this.#dialAborter = new AbortController()
+  }
 
   /** One attempt; setting it up (dial, handshake, the handler) ends by `deadline`, roughly. */
   #connect(deadline: number): Promise<void> {
@@ -152,13 +164,25 @@ export class Reconnector {
     if (closed !== this.#peer || closed === undefined) return // another peer of this system
     this.#peer = undefined
     if (closed === this.#connecting) return // the attempt in progress fails and retries itself
-    this.#handlers.disconnected(why)
+    // The handlers end in the user's event listeners. This runs inside the connection's close
+    // handler, which drops a throw, so a throwing listener would stop the reconnect loop (or
+    // failing the open calls) for good. The listener's error goes to the debug log, as the
+    // throws of other handlers nobody awaits do (a tell's, a connection's close handler's).
+    this.#notify('disconnected', why)
     if (this.#closed) return
     if (!this.#enabled) {
-      this.#handlers.lost?.(why)
+      this.#notify('lost', why)
       return
     }
     void this.#reconnect()
+  }
+
+  #notify(handler: 'disconnected' | 'lost', why: TroupeError): void {
+    try {
+      this.#handlers[handler]?.(why)
+    } catch (caught) {
+      debug('the %s handler of the link to %s threw: %s', handler, this.#url, asError(caught).stack)
+    }
   }
 
   async #reconnect(): Promise<void> {
