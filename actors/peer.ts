@@ -45,14 +45,6 @@ export interface PeerHost {
  */
 export const MAX_CONGESTED_BYTES = 64 * 1024 * 1024 // 64 MiB
 
-/**
- * What a connection may say of the peer's own frame limit, learnt in the handshake; undefined
- * when the peer did not say (it predates the Hello field) or the connection cannot know.
- */
-export interface PeerFrameLimit {
-  readonly peerMaxFrameBytes?: number | undefined
-}
-
 export class Peer implements FrameSink {
   readonly #host: PeerHost
   /** Largest frame sent: ours, or the peer's once it announced a smaller one (see attach). */
@@ -83,7 +75,7 @@ export class Peer implements FrameSink {
    * every call on it would go down with the one that did not fit. The call fails alone instead
    * (`EFRAME`), as it does over our own limit.
    */
-  attach(transport: Transport & PeerFrameLimit): void {
+  attach(transport: Transport): void {
     this.#transport = transport
     const theirs = transport.peerMaxFrameBytes
     if (theirs !== undefined && theirs < this.#maxFrameBytes) {

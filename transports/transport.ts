@@ -25,6 +25,8 @@ export interface Transport {
   readonly peerNode: string
   /** A printable address of the other end (for logs and stats). */
   readonly remoteAddress: string
+  /** The largest frame the peer accepts, as it said in its Hello; undefined if it did not say. */
+  readonly peerMaxFrameBytes?: number | undefined
   /**
    * Queues one frame: bytes [start, end) of `buf` (default: all of it), which must not change
    * afterwards. Returns false once the outbound queue is past its high-water mark: the frame is
