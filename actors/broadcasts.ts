@@ -206,9 +206,9 @@ export class Broadcasts {
 
 /**
  * The outcomes, made to fit one frame. Each pool's answer fit a frame of its own, but all of
- * them together may not: rather than lose every outcome, the largest give way to an `EFRAME`
- * outcome, the fewest that make the rest fit (`fits` tells), so the caller still gets one
- * outcome per pool. Undefined when not even that fits (`EFRAME` outcomes of very many pools).
+ * them together may not: rather than lose every outcome, the largest give way to an `ETASK`
+ * outcome (`remoteCode` `EFRAME`), the fewest that make the rest fit (`fits` tells), so the
+ * caller still gets one outcome per pool. Undefined when not even that fits (such outcomes of very many pools).
  * Call it once the whole did not fit: it tries log2(pools) trimmed lists, not one per pool.
  */
 export function fitOutcomes(outcomes: readonly WireOutcome[], fits: (outcomes: WireOutcome[]) => boolean): WireOutcome[] | undefined {
@@ -216,7 +216,8 @@ export function fitOutcomes(outcomes: readonly WireOutcome[], fits: (outcomes: W
   const withoutLargest = (count: number): WireOutcome[] => {
     const trimmed = outcomes.slice()
     for (const index of largestFirst.slice(0, count)) {
-      trimmed[index] = { worker: (outcomes[index] as WireOutcome).worker, ok: false, err: { code: 'EFRAME', message: 'left out: the outcomes of all pools together exceeded maxFrame' } }
+      const err: WireError = { code: 'ETASK', remoteCode: 'EFRAME', message: 'left out: the outcomes of all pools together exceeded maxFrame' }
+      trimmed[index] = { worker: (outcomes[index] as WireOutcome).worker, ok: false, err }
     }
     return trimmed
   }

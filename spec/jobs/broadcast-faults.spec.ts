@@ -58,20 +58,20 @@ t.test('an inline pool keeps its task capacity after a broadcast run that never 
   assert.is(await client.run('add', [1, 2], { assignTimeout: 1000 }), 3)
 })
 
-t.test('outcomes that do not fit one frame together: the fewest, largest give way to EFRAME outcomes', () => {
+t.test('outcomes that do not fit one frame together: the fewest, largest give way to ETASK (EFRAME) outcomes', () => {
   const answer = (worker: string, bytes: number): WireOutcome => ({ worker, ok: true, body: new Uint8Array(bytes), ms: 1 })
   const outcomes = [answer('a', 100), answer('b', 900), answer('c', 500), answer('d', 50)]
   const bytes = (list: WireOutcome[]): number => list.reduce((sum, o) => sum + (o.ok ? o.body.byteLength : 10), 0)
-  const shown = (list: WireOutcome[] | undefined): unknown[] | undefined => list?.map((o) => (o.ok ? o.body.byteLength : o.err.code))
-  assert.equal(shown(fitOutcomes(outcomes, (list) => bytes(list) <= 700)), [100, 'EFRAME', 500, 50])
-  assert.equal(shown(fitOutcomes(outcomes, (list) => bytes(list) <= 200)), [100, 'EFRAME', 'EFRAME', 50])
+  const shown = (list: WireOutcome[] | undefined): unknown[] | undefined => list?.map((o) => (o.ok ? o.body.byteLength : `${o.err.code} ${o.err.remoteCode}`))
+  assert.equal(shown(fitOutcomes(outcomes, (list) => bytes(list) <= 700)), [100, 'ETASK EFRAME', 500, 50])
+  assert.equal(shown(fitOutcomes(outcomes, (list) => bytes(list) <= 200)), [100, 'ETASK EFRAME', 'ETASK EFRAME', 50])
   assert.is(fitOutcomes(outcomes, () => false), undefined)
 })
 
 t.test('a broadcast whose answers fit a frame one by one but not together resolves, one outcome per pool', async () => {
   const { client } = await grid({ __sized: (bytes: number) => 'x'.repeat(bytes) }, 3, { maxFrame: 16 * 1024 })
   const outcomes = await client.broadcast<string>('__sized', 6000)
-  assert.equal(outcomes.map((o) => (o.ok ? o.value.length : o.error.code)).sort(), [6000, 6000, 'EFRAME'])
+  assert.equal(outcomes.map((o) => (o.ok ? o.value.length : `${o.error.code} ${o.error.remoteCode}`)).sort(), [6000, 6000, 'ETASK EFRAME'])
 })
 
 class Chatty extends Job {
