@@ -194,6 +194,8 @@ export class Client extends EventEmitter<ClientEvents> {
     try {
       await client.#link.start()
     } catch (err) {
+      // the link too: it listens on the caller's signal, which may outlive this failed client
+      await client.#link.close()
       await system.close()
       throw err
     }
@@ -242,7 +244,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /**
    * Runs one task per input and yields each outcome as it finishes, with its input's index.
-   * At most `concurrency` tasks are open at once; leaving the loop early cancels the rest.
+   * At most `concurrency` tasks are open or finished but not yet taken, so memory stays bounded
+   * and a slow loop body holds back the input; leaving the loop early cancels the rest and closes
+   * the input. Once the signal aborts or the client closes, no more input is pulled: the outcomes
+   * of inputs already pulled are yielded, then the loop throws that `EABORT`/`ECLOSED` unless the
+   * input had run out. An input that throws ends the loop with its error.
    */
   async *each<R = unknown>(name: string, inputs: Iterable<unknown> | AsyncIterable<unknown>, options: EachOptions = {}): AsyncGenerator<EachResult<R>> {
     const iterable = typeof inputs === 'object' && inputs !== null && (Symbol.asyncIterator in inputs || Symbol.iterator in inputs)
@@ -250,40 +256,92 @@ export class Client extends EventEmitter<ClientEvents> {
     const { concurrency, ...runOptions } = options
     const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
     const group = callGroup(signalOption('signal', runOptions.signal), window)
-    const finished: EachResult<R>[] = []
-    let wake: (() => void) | undefined
+    const isAsync = Symbol.asyncIterator in inputs
+    const source = (isAsync ? inputs[Symbol.asyncIterator]() : (inputs as Iterable<unknown>)[Symbol.iterator]()) as Iterator<unknown> | AsyncIterator<unknown>
+    // outcomes not yet yielded; with the open calls never more than `window` in all
+    const held = new RingBuffer<EachResult<R>>()
     let open = 0
-    const source = (Symbol.asyncIterator in inputs ? inputs[Symbol.asyncIterator]() : (inputs as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>
     let index = 0
-    let exhausted = false
+    let ended = false // the input ran out or threw: there is nothing to close
+    // set by the first EABORT of the caller's signal or ECLOSED: every later call would fail at
+    // once the same way, so pulling on would spin through an endless input without yielding
+    let stopped: TroupeError | undefined
+    // an async input has at most one next() pending, raced against the open calls: a finished
+    // outcome must not wait for the next input (a loop that feeds its own input would deadlock).
+    // Its answer is kept as a function that returns or throws it, so take() reads it as a sync next()
+    let pulling = false
+    let pulled: (() => IteratorResult<unknown>) | undefined
+    let wake: (() => void) | undefined
+
+    const finish = (outcome: EachResult<R>): void => {
+      open--
+      held.push(outcome)
+      wake?.()
+    }
+    const answered = (next: () => IteratorResult<unknown>): void => {
+      pulled = next
+      wake?.()
+    }
+    const pull = (): void => {
+      pulling = true
+      new Promise<IteratorResult<unknown>>((resolve) => resolve(source.next())).then(
+        (result) => answered(() => result),
+        (err: unknown) => answered(() => {
+          throw err
+        }),
+      )
+    }
+    // starts the input's next value, or notes that it ran out; an input that threw is not closed
+    // (the iterator protocol calls return() only on one that is still going)
+    const take = (next: () => IteratorResult<unknown>): void => {
+      let result: IteratorResult<unknown>
+      try {
+        result = next()
+        if (result.done === true) ended = true
+      } catch (err) {
+        ended = true
+        throw err
+      }
+      if (ended || stopped !== undefined) return
+      const at = index++
+      open++
+      this.run<R>(name, result.value, { ...runOptions, signal: group.signal }).then(
+        (value) => finish({ index: at, ok: true, value }),
+        (error: TroupeError) => {
+          if ((error.code === 'EABORT' && group.signal.aborted) || error.code === 'ECLOSED') stopped ??= error
+          finish({ index: at, ok: false, error })
+        },
+      )
+    }
+
     try {
       for (;;) {
-        while (!exhausted && open < window) {
-          const next = await source.next()
-          if (next.done === true) {
-            exhausted = true
-            break
-          }
-          const at = index++
-          open++
-          this.run<R>(name, next.value, { ...runOptions, signal: group.signal }).then(
-            (value) => finished.push({ index: at, ok: true, value }),
-            (error: TroupeError) => finished.push({ index: at, ok: false, error }),
-          ).finally(() => {
-            open--
-            wake?.()
-          })
+        // fill the window: a sync input at once, an async one a next() at a time
+        while (!ended && stopped === undefined && !pulling && open + held.length < window) {
+          if (isAsync) pull()
+          else take(() => (source as Iterator<unknown>).next())
         }
-        if (finished.length === 0) {
-          if (exhausted && open === 0) return
-          await new Promise<void>((resolve) => (wake = resolve))
-          wake = undefined
+        if (pulled !== undefined) {
+          const next = pulled
+          pulled = undefined
+          pulling = false
+          take(next)
           continue
         }
-        yield finished.shift() as EachResult<R>
+        const outcome = held.shift()
+        if (outcome !== undefined) {
+          yield outcome
+          continue
+        }
+        if (open === 0 && ended) return
+        // a next() still pending is not waited for: it may never settle
+        if (open === 0 && stopped !== undefined) throw stopped
+        await new Promise<void>((resolve) => (wake = resolve))
+        wake = undefined
       }
     } finally {
       group.end(new TroupeError('EABORT', 'the each() loop ended early'))
+      if (!ended) closeInput(source)
     }
   }
 
@@ -527,10 +585,13 @@ export class Client extends EventEmitter<ClientEvents> {
         return true
       case Kind.Progress: {
         const onProgress = this.#calls.get(env.id)?.onProgress
+        // a throwing progress callback is the caller's problem, not the call's; so is an async
+        // one that rejects, which would otherwise end the process as an unhandled rejection
         try {
-          onProgress?.(env.value)
+          const returned: unknown = onProgress?.(env.value)
+          if (returned instanceof Promise) returned.catch(() => {})
         } catch {
-          // a throwing progress callback is the caller's problem, not the call's
+          // as above
         }
         return true
       }
@@ -604,6 +665,19 @@ function toOutcome(w: WireOutcome): Outcome<unknown> {
     return { worker: w.worker, ok: true, value: decodeValue(w.body), ms: w.ms }
   } catch (err) {
     return { worker: w.worker, ok: false, error: err as TroupeError }
+  }
+}
+
+/**
+ * Closes an input `each()` left before its end, so that a generator's `finally` runs and a stream
+ * closes. Not awaited: return() waits behind a next() still pending, which may never settle, and
+ * the loop has already ended, so its failure has nobody to go to.
+ */
+function closeInput(source: Iterator<unknown> | AsyncIterator<unknown>): void {
+  try {
+    Promise.resolve(source.return?.()).catch(() => {})
+  } catch {
+    // a sync iterator's return() threw: as above
   }
 }
 
