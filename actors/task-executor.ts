@@ -171,15 +171,19 @@ export class TaskExecutor {
     ctx.fn = undefined
     ctx.input = undefined // the run may outlive its input by far
     let result: unknown
+    let settled: Promise<unknown> | undefined
     try {
       result = fn(input, ctx)
+      // Reading `then` (and Promise.resolve's read of `constructor`) runs the result's own code: a
+      // getter, a Proxy trap, a revoked Proxy. What it throws is this task failing, not the worker.
+      if (isThenable(result)) settled = Promise.resolve(result)
     } catch (thrown) {
       this.#failed(ctx, thrown)
       return
     }
     // only an asynchronous task costs closures and a promise
-    if (isThenable(result)) Promise.resolve(result).then((value) => this.#done(ctx, value), (thrown: unknown) => this.#failed(ctx, thrown))
-    else this.#done(ctx, result)
+    if (settled === undefined) this.#done(ctx, result)
+    else settled.then((value) => this.#done(ctx, value), (thrown: unknown) => this.#failed(ctx, thrown))
   }
 
   #done(ctx: RunContext, result: unknown): void {
