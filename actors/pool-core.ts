@@ -50,7 +50,10 @@ export interface PoolCoreOptions {
   taskTimeoutKillMs: number
   respawn: Backoff
   clock: Clock
-  /** Starts worker number `index`; its events must go to `events`. */
+  /**
+   * Starts worker number `index`; its events must go to `events`. A throw counts as a failed
+   * start.
+   */
   spawn(index: number, events: WorkerEvents): Promise<Worker>
   /** Told when a worker exits (and is to be respawned) and when a respawned one is up. */
   lifecycle?(event: 'exit' | 'start', index: number, why?: string): void
@@ -309,7 +312,14 @@ export class PoolCore {
 
   /** Starts the slot's worker; `slot.starting` lets `close()` wait for it. */
   #spawn(slot: Slot): Promise<void> {
-    const starting = this.#o.spawn(slot.index, this.#eventsFor(slot)).then(async (worker) => {
+    let spawned: Promise<Worker>
+    try {
+      spawned = this.#o.spawn(slot.index, this.#eventsFor(slot))
+    } catch (err) {
+      // thrown from a respawn timer, it would crash the host: a failed start, retried with backoff
+      spawned = Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+    const starting = spawned.then(async (worker) => {
       slot.worker = worker
       slot.spawnedAt = this.#o.clock.now()
       if (this.#closed) await worker.close() // close() came while it started

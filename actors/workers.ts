@@ -111,25 +111,44 @@ export class ChildWorker implements Worker, FrameSink {
     this.#endedBy = endedBy
   }
 
-  /** Starts a child process with the channel on fd 3. Resolves once it has loaded its tasks. */
+  /**
+   * Starts a child process with the channel on fd 3. Resolves once it has loaded its tasks.
+   * @throws TroupeError `ECONFIG` (no process could be started, or it failed to load its tasks);
+   * as a rejection, never synchronously
+   */
   static spawnProcess(config: ChildConfig, events: WorkerEvents, clock: Clock): Promise<ChildWorker> {
     const key = randomBytes(32)
-    const { child, link } = spawnWithChannel(processMain(), {
-      TROUPE_WORKER: JSON.stringify(config),
-      TROUPE_WORKER_KEY: key.toString('base64'),
-    })
+    let spawned: ReturnType<typeof spawnWithChannel>
+    try {
+      spawned = spawnWithChannel(processMain(), {
+        TROUPE_WORKER: JSON.stringify(config),
+        TROUPE_WORKER_KEY: key.toString('base64'),
+      })
+    } catch (err) {
+      // EMFILE on a busy host, say: a failed start, which the pool retries with backoff
+      return Promise.reject(startFailed('process', err))
+    }
+    const { child, link } = spawned
+    // Past a good spawn, 'error' only reports a signal that could not be sent; the child's exit
+    // or its channel closing tells the rest. An 'error' nobody hears would crash the host.
+    child.on('error', () => {})
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     // a child that fails by itself has printed why (processMain, or Node's uncaught error): say where
     const endedBy = (): string | undefined => (child.exitCode === null || child.exitCode === 0 ? undefined : `it exited with code ${child.exitCode} (its output above says why)`)
     const worker = new ChildWorker(events, () => killProcess(child), exited, endedBy)
-    return worker.#open(link, key, clock, `process ${child.pid ?? '?'}`)
+    return worker.#open(link, key, clock, `process ${child.pid}`)
   }
 
-  /** Starts a worker thread. Resolves once it has loaded its tasks. */
+  /** Starts a worker thread. Resolves once it has loaded its tasks; rejects as `spawnProcess`. */
   static spawnThread(config: ChildConfig, events: WorkerEvents, clock: Clock): Promise<ChildWorker> {
     const key = randomBytes(32)
     const { main, eval: isCode } = threadMain(config.tasks)
-    const thread = new Thread(main, { eval: isCode, workerData: { config, key: key.toString('base64') } })
+    let thread: Thread
+    try {
+      thread = new Thread(main, { eval: isCode, workerData: { config, key: key.toString('base64') } })
+    } catch (err) {
+      return Promise.reject(startFailed('thread', err))
+    }
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()))
     // An uncaught error (a task module that throws while loading, a task's stray throw) ends
     // the thread, and a thread prints nothing of it: its message is the reason it ended.
@@ -209,6 +228,13 @@ export class ChildWorker implements Worker, FrameSink {
       this.#events.exited(this.#endedBy() ?? why.message)
     })
   }
+}
+
+/** What a spawn that threw at once becomes: a start that failed, as one that fails later does. */
+function startFailed(what: string, err: unknown): TroupeError {
+  if (err instanceof TroupeError) return err
+  const cause = err instanceof Error ? err : new Error(String(err))
+  return new TroupeError('ECONFIG', `could not start a worker ${what}: ${cause.message}`, { cause })
 }
 
 function killProcess(child: ChildProcess): void {

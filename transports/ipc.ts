@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Socket } from 'node:net'
+import { TroupeError } from '../lib/errors.js'
 import { StreamLink } from './stream-link.js'
 
 /** The fd of the channel in the child. */
@@ -34,14 +35,33 @@ export function childExecArgv(execArgv: readonly string[]): string[] {
  * Starts `node [execArgv] entry` with a socketpair on fd 3 and returns the parent's end, which
  * accepts the child's connection (and so stops reading a child that does not read).
  * The child's stdout and stderr are the parent's.
+ * @throws TroupeError `ECONFIG` when no process could be started (out of file descriptors or
+ * processes): a busy host's condition, which the caller may retry later
  */
 export function spawnWithChannel(entry: string, env: NodeJS.ProcessEnv): { child: ChildProcess; link: StreamLink } {
   const child = spawn(process.execPath, [...childExecArgv(process.execArgv), entry], {
     stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
     env: { ...process.env, ...env },
   })
+  if (child.pid === undefined) throw spawnFailed(child)
   const socket = child.stdio[CHANNEL_FD] as Socket
-  return { child, link: new StreamLink(socket, `ipc://${child.pid ?? '?'}`, { pausesReading: true }) }
+  return { child, link: new StreamLink(socket, `ipc://${child.pid}`, { pausesReading: true }) }
+}
+
+/**
+ * Node reports a failed spawn only as an 'error' event on the next tick, which would crash the
+ * host unheard; the spawn leaves no pid, and no stdio at all on EMFILE or ENFILE (Node stops
+ * before making the pipes). The error thrown now names the likely causes, and takes the event's
+ * error as its `cause` when that comes.
+ */
+function spawnFailed(child: ChildProcess): TroupeError {
+  // stdio is typed as always there; after EMFILE or ENFILE it is not
+  const stdio = child.stdio as ChildProcess['stdio'] | undefined
+  for (const stream of stdio ?? []) stream?.destroy()
+  const reason = stdio === undefined ? 'the host is out of file descriptors (EMFILE or ENFILE)' : 'the system refused (EAGAIN, EACCES or ENOENT)'
+  const error = new TroupeError('ECONFIG', `could not start a child process: ${reason}`)
+  child.once('error', (err) => (error.cause ??= err))
+  return error
 }
 
 /** In the child: its end of the channel. */
