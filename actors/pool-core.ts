@@ -51,8 +51,9 @@ export interface PoolCoreOptions {
   respawn: Backoff
   clock: Clock
   /**
-   * Starts worker number `index`; its events must go to `events`. A throw counts as a failed
-   * start.
+   * Starts worker number `index`; its events must go to `events`. A start under way when
+   * `events.signal` aborts (the pool closed) should stop its child and reject. A throw counts
+   * as a failed start.
    */
   spawn(index: number, events: WorkerEvents): Promise<Worker>
   /** Told when a worker exits (and is to be respawned) and when a respawned one is up. */
@@ -103,6 +104,8 @@ export class PoolCore {
   #reportedCapacity: number
   #whenIdle: (() => void)[] = []
   #closed = false
+  // aborted by close(): stops the starts under way (WorkerEvents.signal)
+  readonly #closing = new AbortController()
 
   private constructor(options: PoolCoreOptions, upstream: PoolUpstream) {
     this.#o = options
@@ -224,7 +227,7 @@ export class PoolCore {
     return new Promise((resolve) => this.#whenIdle.push(resolve))
   }
 
-  /** Stops every worker (runs still going are aborted) and every timer. */
+  /** Stops every worker (runs still going are aborted; one still starting is stopped) and every timer. */
   async close(): Promise<void> {
     this.#closed = true
     const { clock } = this.#o
@@ -234,7 +237,8 @@ export class PoolCore {
       clock.clearTimer(run.runTimer)
       clock.clearTimer(run.killTimer)
     }
-    // a worker still starting is closed by #spawn once up: wait for that too, or it outlives us
+    this.#closing.abort(new TroupeError('ECLOSED', 'the pool closed'))
+    // a worker that was up by then is closed by #spawn: wait for that too, or it outlives us
     await Promise.all(this.#slots.flatMap((slot) => [slot.worker?.close(), slot.starting]))
   }
 
@@ -285,6 +289,7 @@ export class PoolCore {
 
   #eventsFor(slot: Slot): WorkerEvents {
     return {
+      signal: this.#closing.signal,
       done: (id, body, ms) => {
         const run = this.#end(id)
         if (run === undefined) return

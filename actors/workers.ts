@@ -16,6 +16,11 @@ import { TaskRunner, type TaskModule } from './tasks.js'
 /** What a worker tells its pool. `exited` comes once, after which nothing else does. */
 export interface WorkerEvents extends RunReport {
   exited(why: string): void
+  /**
+   * Aborts when the pool no longer wants the worker (it closed): a start still under way gives
+   * up at once, its child stopped, rather than be waited for up to its start timeout.
+   */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** One place tasks run: the pool's own loop, a child process or a thread. */
@@ -113,8 +118,8 @@ export class ChildWorker implements Worker, FrameSink {
 
   /**
    * Starts a child process with the channel on fd 3. Resolves once it has loaded its tasks.
-   * @throws TroupeError `ECONFIG` (no process could be started, or it failed to load its tasks);
-   * as a rejection, never synchronously
+   * @throws TroupeError `ECONFIG` (no process could be started, or it failed to load its tasks),
+   * `ECLOSED` (`events.signal` aborted first); as a rejection, never synchronously
    */
   static spawnProcess(config: ChildConfig, events: WorkerEvents, clock: Clock): Promise<ChildWorker> {
     const key = randomBytes(32)
@@ -136,7 +141,7 @@ export class ChildWorker implements Worker, FrameSink {
     // a child that fails by itself has printed why (processMain, or Node's uncaught error): say where
     const endedBy = (): string | undefined => (child.exitCode === null || child.exitCode === 0 ? undefined : `it exited with code ${child.exitCode} (its output above says why)`)
     const worker = new ChildWorker(events, () => killProcess(child), exited, endedBy)
-    return worker.#open(link, key, clock, `process ${child.pid}`)
+    return worker.#open(link, key, clock, `process ${child.pid}`, events.signal)
   }
 
   /** Starts a worker thread. Resolves once it has loaded its tasks; rejects as `spawnProcess`. */
@@ -156,10 +161,18 @@ export class ChildWorker implements Worker, FrameSink {
     thread.on('error', (err) => (error ??= err instanceof Error ? err.message : String(err)))
     const worker = new ChildWorker(events, () => void thread.terminate(), exited, () => error)
     const link = new PortLink(thread, `thread ${thread.threadId}`, () => void thread.terminate())
-    return worker.#open(link, key, clock, `thread ${thread.threadId}`)
+    return worker.#open(link, key, clock, `thread ${thread.threadId}`, events.signal)
   }
 
-  async #open(link: Link, key: Uint8Array, clock: Clock, what: string): Promise<ChildWorker> {
+  async #open(link: Link, key: Uint8Array, clock: Clock, what: string, signal: AbortSignal | undefined): Promise<ChildWorker> {
+    // Ending the link as well as the child fails the handshake at once, even if something else
+    // (a grandchild that inherited fd 3) keeps the channel open.
+    const onAbort = (): void => {
+      this.#stop()
+      link.destroy()
+    }
+    if (signal?.aborted === true) onAbort()
+    else signal?.addEventListener('abort', onAbort, { once: true })
     try {
       this.#transport = await openAccepted(link, {
         node: 'pool',
@@ -174,7 +187,10 @@ export class ChildWorker implements Worker, FrameSink {
       // reaped before the caller hears of it, so that a pool closing at once leaves no child
       this.#stop()
       await this.#exited
+      if (signal?.aborted === true) throw new TroupeError('ECLOSED', `the ${what} was stopped while it started: its pool closed`, { cause: err })
       throw new TroupeError('ECONFIG', `the ${what} did not start: ${this.#endedBy() ?? `${(err as Error).message} (its output above says why)`}`, { cause: err })
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
     }
     return this
   }
