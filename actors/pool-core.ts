@@ -202,6 +202,11 @@ export class PoolCore {
   /** Aborts `run`'s signal; a run that ignores it is stopped the hard way (a no-op for inline workers). */
   #stop(run: Run, why: TroupeError): void {
     run.slot.worker?.abort(run.localId, why)
+    this.#killLater(run)
+  }
+
+  /** Kills `run`'s worker if the run has not ended `taskTimeoutKill` ms from now (or from an earlier call). */
+  #killLater(run: Run): void {
     run.killTimer ??= this.#o.clock.setTimer(this.#o.taskTimeoutKillMs, () => {
       run.killTimer = undefined
       if (this.#runs.get(run.localId) === run) run.slot.worker?.kill()
@@ -227,7 +232,11 @@ export class PoolCore {
     return new Promise((resolve) => this.#whenIdle.push(resolve))
   }
 
-  /** Stops every worker (runs still going are aborted; one still starting is stopped) and every timer. */
+  /**
+   * Stops every worker and every timer. Closing a worker aborts its runs; one whose run ignores
+   * that is killed `taskTimeoutKill` ms later, as after a run timeout, rather than after the
+   * worker's own exit grace. A worker still starting is stopped.
+   */
   async close(): Promise<void> {
     this.#closed = true
     const { clock } = this.#o
@@ -235,11 +244,14 @@ export class PoolCore {
     for (const id of this.#runs.ids()) {
       const run = this.#runs.get(id) as Run
       clock.clearTimer(run.runTimer)
-      clock.clearTimer(run.killTimer)
+      run.runTimer = undefined
+      this.#killLater(run)
     }
     this.#closing.abort(new TroupeError('ECLOSED', 'the pool closed'))
     // a worker that was up by then is closed by #spawn: wait for that too, or it outlives us
     await Promise.all(this.#slots.flatMap((slot) => [slot.worker?.close(), slot.starting]))
+    // runs of inline workers may not have ended: their kill timers have nothing left to do
+    for (const id of this.#runs.ids()) clock.clearTimer((this.#runs.get(id) as Run).killTimer)
   }
 
   #leastBusy(): Slot | undefined {

@@ -1,6 +1,7 @@
 /**
  * Starting a pool's workers, and stopping them while they start: a spawn that fails at once (the
- * host out of file descriptors), and close() while a replacement child hangs loading its tasks.
+ * host out of file descriptors), close() while a replacement child hangs loading its tasks, and
+ * close() while a child's task ignores its abort.
  */
 import { type FSWatcher, existsSync, readFileSync, watch, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -8,6 +9,7 @@ import { pathToFileURL } from 'node:url'
 import * as assert from 'uvu/assert'
 import { ChildWorker, type ChildConfig, type WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
+import { encodeValue } from '../../lib/codec.js'
 import { TroupeError } from '../../lib/errors.js'
 import { alive } from '../children.js'
 import { deferred, rejectsWith, suite, withDeadline } from '../harness.js'
@@ -15,14 +17,27 @@ import { FakeWorker, fakeCore } from './fake-pool.js'
 
 const t = suite('pool spawn')
 
-// Task modules written per test, each appending the pid of the process loading it to the file
-// named by `?log=` in its URL, so that a test knows the child and when it got there.
+// Task modules written per test, each appending the pid of the process loading it (or running
+// `spin`) to the file named by `?log=` in its URL, so that a test knows the child and when it got there.
 const HANGS_LOADING = `
 import { appendFileSync } from 'node:fs'
 appendFileSync(new URL(import.meta.url).searchParams.get('log'), process.pid + '\\n')
 await new Promise(() => setInterval(() => {}, 60_000))
 export default {}
 `
+const SPINS = `
+import { appendFileSync } from 'node:fs'
+export default {
+  /** Ignores its signal: holds its event loop for up to \`ms\`. */
+  spin: (ms) => {
+    appendFileSync(new URL(import.meta.url).searchParams.get('log'), process.pid + '\\n')
+    const end = Date.now() + ms
+    while (Date.now() < end) {}
+    return 'spun'
+  },
+}
+`
+
 /** A task module of `source` in a fresh directory, and the file it logs pids to. */
 async function taskModule(source: string): Promise<{ config: ChildConfig; log: string }> {
   const dir = await t.tempDir('pool-spawn-')
@@ -105,5 +120,21 @@ for (const mode of ['process', 'thread'] as const) {
     if (mode === 'process') assert.not.ok(alive(pid), 'the replacement is gone')
   })
 }
+
+// A thread needs no such test: closing its link terminates it at once.
+t.test('close() while a task in a process ignores its abort: it is killed taskTimeoutKill ms later, not after the exit grace', async () => {
+  const clock = new ManualClock()
+  const { config, log } = await taskModule(SPINS)
+  const { core } = await fakeCore(t, clock, {
+    taskTimeoutKillMs: 1000,
+    spawn: (_index, events) => ChildWorker.spawnProcess(config, events, clock),
+  })
+  core.assign({ id: 1, name: 'spin', body: encodeValue(20_000), attempt: 1, runTimeoutMs: undefined })
+  const pid = await firstPid(log, 'the task to start')
+  const closing = core.close()
+  clock.advance(1000) // taskTimeoutKill after the abort; the exit grace is 5 s of real time
+  await withDeadline(closing, 3000, 'close()')
+  assert.not.ok(alive(pid), 'the child is gone')
+})
 
 t.run()
