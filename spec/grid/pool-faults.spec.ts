@@ -109,10 +109,11 @@ t.test('close() while a replacement child starts: no child outlives it', async (
   const clock = new ManualClock()
   const children = await childPidsFile(clock)
   let first: FakeWorker | undefined
+  let replacement: Promise<ChildWorker> | undefined
   const { core } = await fakeCore(t, clock, {
     // the worker that dies can be any; its replacement is the child
     spawn: (index, events) => {
-      if (first !== undefined) return children.spawn(index, events)
+      if (first !== undefined) return (replacement = children.spawn(index, events))
       first = new FakeWorker(events)
       return Promise.resolve(first)
     },
@@ -120,22 +121,23 @@ t.test('close() while a replacement child starts: no child outlives it', async (
   ;(first as FakeWorker).events.exited('crashed')
   clock.advance(100) // the respawn delay: the replacement starts
   await core.close()
-  const pids = children.pids()
-  assert.is(pids.length, 1, 'the replacement loaded its tasks before close() returned')
-  assert.not.ok(alive(pids[0] as number), 'and is gone')
+  // close() stopped it while it started; it rejects only once its child exited
+  await rejectsWith(replacement as Promise<ChildWorker>, 'ECLOSED')
+  for (const pid of children.pids()) assert.not.ok(alive(pid), 'and is gone')
 })
 
 t.test('start() failing on one worker: no child of the others outlives it', async () => {
   const clock = new ManualClock()
   const children = await childPidsFile(clock)
+  let other: Promise<ChildWorker> | undefined
   const starting = fakeCore(t, clock, {
     workers: 2,
-    spawn: (index, events) => (index === 0 ? Promise.reject(new TroupeError('ECONFIG', 'worker 0 does not start')) : children.spawn(index, events)),
+    spawn: (index, events) => (index === 0 ? Promise.reject(new TroupeError('ECONFIG', 'worker 0 does not start')) : (other = children.spawn(index, events))),
   })
   await rejectsWith(starting, 'ECONFIG')
-  const pids = children.pids()
-  assert.is(pids.length, 1, 'worker 1 loaded its tasks before start() rejected')
-  assert.not.ok(alive(pids[0] as number))
+  // stopped while it started; it rejects only once its child exited
+  await rejectsWith(other as Promise<ChildWorker>, 'ECLOSED')
+  for (const pid of children.pids()) assert.not.ok(alive(pid))
 })
 
 for (const mode of ['process', 'thread'] as const) {
