@@ -165,19 +165,23 @@ export class Actor {
       letter.name = this.name
       letter.state = this.#state
       let result: unknown
+      let thenable: boolean
       try {
         result = this.#handler(letter.message, letter)
+        thenable = isThenable(result) // runs the result's own code (a getter, a Proxy): it may throw
       } catch (err) {
         this.#failed(letter, err)
         continue
       }
-      if (isThenable(result)) {
+      if (thenable) {
+        // Promise.resolve: a thenable's own then() may throw; that must reject, not escape the loop
+        const settled = Promise.resolve(result)
         if (this.#overlap) {
           this.#awaiting.add(letter)
-          result.then((value) => this.#overlapResolved(letter, value), (err: unknown) => this.#overlapFailed(letter, err))
+          settled.then((value) => this.#overlapResolved(letter, value), (err: unknown) => this.#overlapFailed(letter, err))
           continue
         }
-        result.then((value) => this.#resumed(letter, value), (err: unknown) => this.#resumedAfterFailure(letter, err))
+        settled.then((value) => this.#resumed(letter, value), (err: unknown) => this.#resumedAfterFailure(letter, err))
         return
       }
       letter.resolve(result)

@@ -35,6 +35,20 @@ t.test('a handler that throws a value with no text answers ETASK, sync or async,
   assert.is(await actor.ask('ok'), 'ok')
 }, DEADLINE_MS)
 
+t.test('a result whose then is a throwing getter or throws when called answers ETASK, and the actor goes on', async () => {
+  for (const overlap of [false, true]) {
+    const s = system()
+    const bad = [
+      { get then(): never { throw new Error('then getter') } },
+      { then: () => { throw new Error('then call') } },
+    ]
+    const actor = s.spawn('thenables', (m: number | 'ok') => (m === 'ok' ? 'ok' : bad[m]), { overlap })
+    const errors = await Promise.all([0, 1].map((i) => rejectsWith(actor.ask(i), 'ETASK')))
+    assert.equal(errors.map((e) => e.message), ['then getter', 'then call'])
+    assert.is(await withDeadline(actor.ask('ok'), DEADLINE_MS, 'the actor answers again'), 'ok')
+  }
+})
+
 t.test('a thrown plain object keeps its message, code and data', async () => {
   const s = system()
   const actor = s.spawn('plain', () => {
