@@ -10,7 +10,8 @@ import { setMaxListeners } from 'node:events'
 import type { Timer } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
 import { Kind, fromWireError, type Envelope, type WireOutcome } from '../lib/envelope.js'
-import { TroupeError, configError, isErrorCode } from '../lib/errors.js'
+import { debug } from '../lib/debug.js'
+import { TroupeError, asError, configError, isErrorCode } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
 import { PendingAsks } from '../lib/pending.js'
 import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
@@ -542,8 +543,13 @@ export class Client extends EventEmitter<ClientEvents> {
     this.#outbox.drain()
     for (const call of open) if (call.retryTimer === undefined) this.#outbox.push(call.id)
     queueMicrotask(() => {
-      this.emit('connected')
       this.#flush()
+      // a throwing listener is the caller's bug; it must not become an uncaught exception here
+      try {
+        this.emit('connected')
+      } catch (caught) {
+        debug('a connected listener threw: %s', asError(caught).stack)
+      }
     })
   }
 

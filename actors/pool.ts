@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os'
 import { systemClock } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { Kind, toWireError, type Envelope } from '../lib/envelope.js'
-import { TroupeError, configError } from '../lib/errors.js'
+import { TroupeError, asError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
 import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type SysMsgTarget } from './control.js'
 import { Manager, type CloseOptions, type LocalPoolReports, type ManagerStats } from './manager.js'
@@ -272,7 +272,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         const reply = (await this.#join(peer, join, timeoutMs)) as { manager: string }
         if (this.#draining) this.#sendState()
         debug('pool %s joined manager %s', system.id, reply.manager)
-        this.emit('connected', reply.manager)
+        // a throwing listener is the caller's bug: it must not fail the join, which would rejoin forever
+        try {
+          this.emit('connected', reply.manager)
+        } catch (caught) {
+          debug('a connected listener threw: %s', asError(caught).stack)
+        }
       },
       disconnected: (why) => {
         this.#core.abandonAll(new TroupeError('ECLOSED', 'the pool lost its manager', { cause: why }))

@@ -95,4 +95,30 @@ t.test('a disconnected listener that throws does not keep a client without recon
   await rejectsWith(client.run('add', [1, 2]), 'ECLOSED')
 }, 10_000)
 
+t.test("a connected listener that throws neither holds back a client's calls nor keeps a pool from joining", async () => {
+  const grid = await restartableManager()
+  const pool = await WorkerPool.start({ manager: grid.address, tasks: FIXTURE_TASKS, mode: 'inline', ...fast })
+  t.cleanup(() => pool.close())
+  const client = await Client.connect(grid.address, fast)
+  t.cleanup(() => client.close())
+  const clientBack = nextEvent(client, 'connected') // first: a throwing listener stops those after it
+  const poolBack = nextEvent(pool, 'connected')
+  client.on('connected', () => {
+    throw new Error('a client listener bug')
+  })
+  pool.on('connected', () => {
+    throw new Error('a pool listener bug')
+  })
+  const clientDown = nextEvent(client, 'disconnected')
+  await grid.current().close()
+  await clientDown
+  const waiting = client.run('add', [2, 3], { timeout: 5000 }) // queued while the manager is away
+  const manager = await Manager.start({ listen: grid.address })
+  t.cleanup(() => manager.close())
+  await Promise.all([clientBack, poolBack])
+  assert.is(await waiting, 5)
+  await poolsJoined(manager, 1)
+  assert.is(manager.stats().pools.length, 1, 'joined once, not over and over')
+})
+
 t.run()
