@@ -27,7 +27,7 @@ export function sysMsgTarget(options: { to?: SysMsgTarget } | undefined): SysMsg
 
 /** Requests to `troupe.manager`. */
 export type ManagerRequest =
-  | { op: 'join'; capacity: number; prioritySlots: Record<string, number> | undefined; allowEval: boolean }
+  | { op: 'join'; capacity: number; prioritySlots: Record<string, number> | undefined; slotCapacity?: number; allowEval: boolean; draining?: boolean }
   | { op: 'stats' }
   | { op: 'sysmsg'; to: SysMsgTarget; msg: unknown }
   /** Replies once `count` pools are connected (with their number), or fails `EATO` after `timeoutMs`. */

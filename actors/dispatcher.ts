@@ -392,8 +392,9 @@ export class Dispatcher {
   // ---- pools ---------------------------------------------------------------------------------
 
   /** Adds a pool and gives it what it may take; returns how it looks to `worker` listeners. */
-  poolJoined(handle: PoolHandle, capacity: number, ranges: SlotRanges, allowEval: boolean): WorkerInfo {
+  poolJoined(handle: PoolHandle, capacity: number, ranges: SlotRanges, allowEval: boolean, draining = false): WorkerInfo {
     const pool = new PoolEntry(handle, capacity, ranges, allowEval)
+    pool.draining = draining
     this.#pools.set(handle, pool)
     this.#dispatch()
     return infoOf(pool)

@@ -373,8 +373,12 @@ export class Manager extends EventEmitter<ManagerEvents> {
         const links = this.#linksOf(peer)
         if (links.pool !== undefined) return { manager: this.id }
         const capacity = integerOption('capacity', request.capacity, 1, 0)
+        // slots are checked against the capacity the pool was configured with: it rejoins with
+        // less while a worker is down or a timed-out run still holds its slot
+        const slotCapacity = request.slotCapacity === undefined ? capacity : integerOption('slotCapacity', request.slotCapacity, capacity, capacity)
+        const ranges = slotRanges(request.prioritySlots, slotCapacity)
         links.pool = new PoolLink(peer, (pool, id, err) => this.#dispatcher.failed(pool, id, err))
-        const info = this.#dispatcher.poolJoined(links.pool, capacity, slotRanges(request.prioritySlots, capacity), request.allowEval === true)
+        const info = this.#dispatcher.poolJoined(links.pool, capacity, ranges, request.allowEval === true, request.draining === true)
         this.#castTargetJoined(links.pool)
         this.emit('worker', info)
         return { manager: this.id }

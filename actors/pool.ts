@@ -155,7 +155,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         pool.#reports = manager.attachLocalPool(pool.#core, pool.#core.capacity, ranges, allowEval)
       } else {
         pool.#reports = pool.#managerReports()
-        await pool.#connect(o.manager as string, o, { prioritySlots: o.prioritySlots, allowEval })
+        await pool.#connect(o.manager as string, o, { prioritySlots: o.prioritySlots, slotCapacity: capacity, allowEval })
       }
     } catch (err) {
       await pool.#core.close()
@@ -262,7 +262,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     this.#reports?.state(this.#core.capacity, this.#draining)
   }
 
-  async #connect(url: string, o: NetworkOptions & { reconnect?: ReconnectOption }, join: { prioritySlots: unknown; allowEval: boolean }): Promise<void> {
+  async #connect(url: string, o: NetworkOptions & { reconnect?: ReconnectOption }, join: { prioritySlots: unknown; slotCapacity: number; allowEval: boolean }): Promise<void> {
     const system = new ActorSystem({ ...o, name: 'pool' })
     this.#system = system
     hostNodeActor(system, (msg, from) => this.emit('sysmsg', msg, from))
@@ -297,9 +297,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
    * the handshake but never answers would otherwise hold start(), or a reconnect, forever.
    * @throws TroupeError `ECLOSED` when it does not answer in time (the Reconnector retries that)
    */
-  async #join(peer: Peer, join: { prioritySlots: unknown; allowEval: boolean }, timeoutMs: number): Promise<unknown> {
+  async #join(peer: Peer, join: { prioritySlots: unknown; slotCapacity: number; allowEval: boolean }, timeoutMs: number): Promise<unknown> {
+    // a pool draining when its manager restarted joins the new one draining: it takes nothing new
+    const request = { op: 'join', ...join, capacity: this.#core.capacity, draining: this.#draining }
     try {
-      return await peer.ref(MANAGER_ACTOR).ask({ op: 'join', ...join, capacity: this.#core.capacity }, { timeout: timeoutMs })
+      return await peer.ref(MANAGER_ACTOR).ask(request, { timeout: timeoutMs })
     } catch (err) {
       const e = err as TroupeError
       if (e.code !== 'ECSTO') throw e
