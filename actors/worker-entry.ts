@@ -12,6 +12,12 @@ import { TaskExecutor } from './task-executor.js'
 import { TaskRunner, loadTasks } from './tasks.js'
 import type { ChildConfig } from './workers.js'
 
+// Ctrl-C in a terminal sends SIGINT to the whole foreground process group: this child as well as
+// its pool, which drains on it and needs the child to finish what it runs. The pool decides when
+// its children stop, so a child ignores SIGINT; it still exits when its channel closes, which
+// happens too when the pool dies (even by SIGKILL). Signals never reach a thread's `process`.
+if (isMainThread) process.on('SIGINT', () => {})
+
 const { config, key } = isMainThread
   ? { config: JSON.parse(process.env.TROUPE_WORKER ?? '{}') as ChildConfig, key: process.env.TROUPE_WORKER_KEY ?? '' }
   : (workerData as { config: ChildConfig; key: string })

@@ -49,8 +49,13 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   io.out(pool.address === undefined ? `pool ${pool.id} working for ${where.manager}` : `pool ${pool.id} listening on ${pool.address}`)
   pool.on('disconnected', (why) => io.out(`lost the manager (${why.message}); reconnecting`))
   pool.on('connected', (manager) => io.out(`joined manager ${manager}`))
-  pool.on('workerExit', (index, why) => io.out(`worker ${index} exited (${why}); respawning`))
-  await serveUntilStopped(pool, () => pool.close({ drain: true }), io)
+  // a worker that exits while the pool drains is not needed back: the pool takes no new task
+  let draining = false
+  pool.on('workerExit', (index, why) => io.out(`worker ${index} exited (${why})${draining ? ' while the pool drains' : '; respawning'}`))
+  await serveUntilStopped(pool, () => {
+    draining = true
+    return pool.close({ drain: true })
+  }, io)
   io.out('pool drained and closed')
   return 0
 }
