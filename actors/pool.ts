@@ -200,12 +200,17 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   async #close(o: CloseOptions): Promise<void> {
     if (booleanOption('drain', o.drain, false)) {
-      this.#draining = true
-      this.#sendState()
       const timeoutMs = durationOption('timeout', o.timeout, DEFAULT_DRAIN_TIMEOUT_MS)
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([this.#core.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
-      clearTimeout(timer)
+      if (this.#manager !== undefined) {
+        // standalone: its own manager refuses new tasks and runs what it queued here, as any drains
+        await this.#manager.close({ drain: true, timeout: timeoutMs })
+      } else {
+        this.#draining = true
+        this.#sendState()
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([this.#core.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+        clearTimeout(timer)
+      }
     }
     await this.#link?.close()
     await this.#manager?.close()

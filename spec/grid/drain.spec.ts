@@ -53,6 +53,22 @@ t.test('a draining manager whose last queued task times out (EATO) closes then, 
   assert.ok(ms < 2000, `close took ${ms} ms`)
 })
 
+t.test('a standalone pool drains as a manager does: queued and running tasks finish, new ones are refused', async () => {
+  const pool = await WorkerPool.start({ listen: listenUrl('mem'), tasks: FIXTURE_TASKS, mode: 'inline', capacity: 1 })
+  t.cleanup(() => pool.close())
+  const g = new Grid(t, 'mem')
+  const client = await g.client({ retry: { attempts: 0 } }, pool.address)
+  const started = nextEvent(probe, 'start')
+  const first = client.run('watched', { ms: 50 })
+  const queued = client.run('watched', { ms: 10 })
+  await started
+  await client.stats()
+  const closing = pool.close({ drain: true })
+  await rejectsWith(client.run('add', [1, 1]), 'EREJECTED')
+  assert.equal([await first, await queued], [50, 10])
+  await closing
+})
+
 for (const scheme of ['mem', 'tcp'] as const) {
   t.test(`standalone pool over ${scheme}://: clients connect to it directly with the same API`, async () => {
     const pool = await WorkerPool.start({ listen: listenUrl(scheme), tasks: FIXTURE_TASKS, mode: 'inline', capacity: 2, queueSize: 1 })
