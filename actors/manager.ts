@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'eventemitter3'
 import { debug } from '../lib/debug.js'
-import { Kind, encodeEnvelopeRange, toWireError, type Envelope, type WireError, type WireOutcome } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, slimWireError, toWireError, type Envelope, type WireError, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
 import { Broadcasts, fitOutcomes, type CastTarget } from './broadcasts.js'
@@ -470,7 +470,11 @@ class ClientLink implements ClientHandle {
   }
 
   failed(taskId: number, err: WireError): void {
-    this.#peer.send({ k: Kind.Failed, id: taskId, err })
+    try {
+      this.#peer.send({ k: Kind.Failed, id: taskId, err })
+    } catch {
+      this.#peer.send({ k: Kind.Failed, id: taskId, err: slimWireError(err) }) // EFRAME: its data or stack is too large
+    }
   }
 
   /**

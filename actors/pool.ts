@@ -8,7 +8,7 @@ import { EventEmitter } from 'eventemitter3'
 import { availableParallelism } from 'node:os'
 import { systemClock } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
-import { Kind, toWireError, type Envelope } from '../lib/envelope.js'
+import { Kind, slimWireError, toWireError, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
 import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type SysMsgTarget } from './control.js'
@@ -245,8 +245,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       try {
         peer.send(env)
       } catch (err) {
+        // EFRAME: the answer does not fit a frame; the call fails, with an error that does
         if (env.k === Kind.Done) peer.send({ k: Kind.Failed, id: env.id, err: toWireError(err as TroupeError) })
         else if (env.k === Kind.CastDone) peer.send({ k: Kind.CastFailed, id: env.id, err: toWireError(err as TroupeError) })
+        else if (env.k === Kind.Failed || env.k === Kind.CastFailed) peer.send({ ...env, err: slimWireError(env.err) })
       }
     }
     return {

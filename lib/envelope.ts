@@ -501,6 +501,21 @@ function leadingId(r: FieldReader): number | undefined {
 // ---------------------------------------------------------------------------------------------
 // errors on the wire
 
+/**
+ * The error without what can make it large (its data and stack; its message, name and code cut
+ * short), for a `Failed` that did not fit a frame: the caller still learns the code and why,
+ * in well under the smallest maxFrame (1024 bytes).
+ */
+export function slimWireError(err: WireError): WireError {
+  const cut = (text: string, chars: number): string => (text.length > chars ? `${text.slice(0, chars)}…` : text)
+  return {
+    code: err.code,
+    name: err.name === undefined ? undefined : cut(err.name, 40),
+    remoteCode: err.remoteCode === undefined ? undefined : cut(err.remoteCode, 40),
+    message: `${cut(err.message, 120)} (its data and stack left out: too large for maxFrame)`,
+  }
+}
+
 /** The wire form of a Troupe error (its own code, message and data). */
 export function toWireError(err: TroupeError): WireError {
   const wire: WireError = { code: err.code, message: err.message }

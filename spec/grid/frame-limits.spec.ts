@@ -7,7 +7,7 @@
 import { connect as rawConnect } from 'node:net'
 import { encode as cborxEncode } from 'cbor-x'
 import * as assert from 'uvu/assert'
-import type { WorkerPool } from '../../index.js'
+import { WorkerPool } from '../../index.js'
 import { ActorSystem } from '../../actors/system.js'
 import { EnvelopeError, Kind, PROTOCOL_VERSION, encodeEnvelope, readEnvelope, type Envelope, type Hello } from '../../lib/envelope.js'
 import { MAX_ANNOUNCED_FRAME_BYTES, MIN_ANNOUNCED_FRAME_BYTES, announcedFrameLimit, newNonce, proofFor } from '../../transports/handshake.js'
@@ -26,6 +26,9 @@ function heldTasks() {
   const gate = deferred<string>()
   const tasks = {
     big: (bytes: number) => new Uint8Array(bytes),
+    bigError: (bytes: number) => {
+      throw Object.assign(new Error('x'.repeat(bytes)), { code: 'E_BIG', data: new Uint8Array(bytes) })
+    },
     echo: (x: unknown) => x,
     held: () => {
       started.resolve()
@@ -209,5 +212,32 @@ t.test('tcp: a listener announces its maxFrame, and completes the handshake with
   assert.not.ok(frames.some((e) => e.k === Kind.Bye), 'nothing refused it')
   link.destroy()
 }, 10_000)
+
+for (const standalone of [false, true]) {
+  t.test(`an error too large for a frame still fails its call, without its data (${standalone ? 'standalone pool' : 'through a manager'})`, async () => {
+    const grid = new Grid(t, 'tcp')
+    const held = heldTasks()
+    let address: string
+    if (standalone) {
+      const pool = await WorkerPool.start({ listen: 'tcp://127.0.0.1:0', tasks: held.tasks, mode: 'inline', capacity: 2, maxFrame: SMALL_FRAME_BYTES })
+      t.cleanup(() => pool.close())
+      address = pool.address as string
+    } else {
+      await grid.startManager({ maxFrame: SMALL_FRAME_BYTES })
+      await startPool(grid, held.tasks, { maxFrame: SMALL_FRAME_BYTES })
+      address = grid.manager.address
+    }
+    const client = await grid.client({ maxFrame: SMALL_FRAME_BYTES }, address)
+    const other = client.run('held', null)
+    await held.started
+    const err = await rejectsWith(client.run('bigError', OVERSIZE_BYTES), 'ETASK')
+    assert.is(err.remoteCode, 'E_BIG')
+    assert.match(err.message, /left out/)
+    assert.is(err.data, undefined)
+    held.open()
+    assert.is(await other, 'released')
+    assert.is(await client.run('echo', 7), 7)
+  })
+}
 
 t.run()
