@@ -6,7 +6,8 @@
  * may run at most 50 at once, tasks below 2 at most 80, all of them 100. Higher priorities may
  * still take the guaranteed slots of the ranges between them and the lowest one; with
  * `sacredGuarantees` a range may borrow only from the lowest range, so tasks ≥ 2 are capped at
- * 20 + 50 = 70 and the 30 of [1, 2) stay free for their own.
+ * 20 + 50 = 70 and cannot take the 30 of [1, 2) by themselves. These are caps, not
+ * reservations: tasks below 1 may still fill their own 50 alongside.
  */
 import { configError } from '../lib/errors.js'
 

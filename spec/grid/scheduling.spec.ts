@@ -102,7 +102,7 @@ for (const scheme of schemes) {
     assert.equal([max('low'), max('mid'), max('high')], [50, 30, 20])
   })
 
-  t.test('without sacredGuarantees priority 2 may take all 100; with them it stops at 70 and [1, 2) keeps its 30', async () => {
+  t.test('without sacredGuarantees priority 2 may take all 100; with them it stops at 70, leaving its 30 to [1, 2)', async () => {
     for (const sacred of [false, true]) {
       resetConcurrency()
       const g = new Grid(t, scheme)
