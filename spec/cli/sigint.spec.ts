@@ -35,19 +35,23 @@ function worker(manager: Manager): { child: ChildProcess; output: () => string; 
   return { child, output: () => out, joined: joined.promise, closed: over }
 }
 
-t.test('SIGINT to the process group: the running task completes there, and the CLI exits 0 leaving no child', async () => {
+/** A manager, a `troupe worker` joined to it, and a `pidSleep` of `ms` running in the worker's child. */
+async function taskRunningInWorker(ms: number) {
   const manager = await Manager.start({ listen: 'tcp://127.0.0.1:0' })
   t.cleanup(() => manager.close())
-  const address = manager.address as string
   const w = worker(manager)
   await withDeadline(w.joined, 15_000, 'troupe worker to join the manager')
-  const client = await Client.connect(address, { reconnect: false })
+  const client = await Client.connect(manager.address, { reconnect: false })
   t.cleanup(() => client.close())
-
   const started = deferred<number>()
-  const call = client.run<{ pid: number; attempt: number }>('pidSleep', 1000, { onProgress: (pid) => started.resolve(pid as number) })
-  call.catch(() => {}) // awaited below, after the signal
+  const call = client.run<{ pid: number; attempt: number }>('pidSleep', ms, { onProgress: (pid) => started.resolve(pid as number) })
+  call.catch(() => {}) // awaited by the test, or ended by the cleanup
   const childPid = await withDeadline(started.promise, 10_000, 'the task to start')
+  return { manager, w, call, childPid }
+}
+
+t.test('SIGINT to the process group: the running task completes there, and the CLI exits 0 leaving no child', async () => {
+  const { manager, w, call, childPid } = await taskRunningInWorker(1000)
   process.kill(-(w.child.pid as number), 'SIGINT') // as Ctrl-C in a terminal does
 
   const result = await withDeadline(call, 10_000, 'the task to complete')
@@ -62,18 +66,7 @@ t.test('SIGINT to the process group: the running task completes there, and the C
 })
 
 t.test('a worker that dies while the pool drains is not reported as respawning', async () => {
-  const manager = await Manager.start({ listen: 'tcp://127.0.0.1:0' })
-  t.cleanup(() => manager.close())
-  const address = manager.address as string
-  const w = worker(manager)
-  await withDeadline(w.joined, 15_000, 'troupe worker to join the manager')
-  const client = await Client.connect(address, { reconnect: false })
-  t.cleanup(() => client.close())
-
-  const started = deferred<number>()
-  const call = client.run('pidSleep', 30_000, { onProgress: (pid) => started.resolve(pid as number) })
-  call.catch(() => {}) // re-queued with no pool left to run it; ended by the cleanup
-  const childPid = await withDeadline(started.promise, 10_000, 'the task to start')
+  const { w, childPid } = await taskRunningInWorker(30_000) // re-queued with no pool left to run it; ended by the cleanup
   const drainingSeen = new Promise<void>((resolve) => {
     const check = (): void => {
       if (/draining/.test(w.output())) resolve()
