@@ -18,7 +18,8 @@ export function serve(
   server.on(connectionEvent, (socket: Socket) => accept(new StreamLink(socket, describe(socket), { pausesReading: true })))
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new TroupeError('ECONFIG', `cannot listen on ${JSON.stringify(listenArgs)}: ${err.message}`, { cause: err }))
+      const where = 'path' in listenArgs ? listenArgs.path : `${listenArgs.host}:${listenArgs.port}`
+      reject(new TroupeError('ECONFIG', `cannot listen on ${where}: ${err.message}`, { cause: err }))
     }
     server.once('error', onError)
     server.listen(listenArgs, () => {

@@ -202,4 +202,14 @@ t.test('spawn and listen after close fail with ECLOSED', async () => {
   await rejectsWith(s.connect(`mem://${unique('late')}`), 'ECLOSED')
 })
 
+t.test('listening on a port in use fails with ECONFIG naming the address', async () => {
+  const first = new ActorSystem()
+  t.cleanup(() => first.close())
+  const url = await first.listen('tcp://127.0.0.1:0')
+  const second = new ActorSystem()
+  t.cleanup(() => second.close())
+  const err = await rejectsWith(second.listen(url), 'ECONFIG')
+  assert.ok(err.message.startsWith(`cannot listen on ${url.slice('tcp://'.length)}:`), err.message)
+})
+
 t.run()
