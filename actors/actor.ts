@@ -165,17 +165,17 @@ export class Actor {
       letter.name = this.name
       letter.state = this.#state
       let result: unknown
-      let thenable: boolean
+      let settled: Promise<unknown> | undefined
       try {
         result = this.#handler(letter.message, letter)
-        thenable = isThenable(result) // runs the result's own code (a getter, a Proxy): it may throw
+        // Reading then, and Promise.resolve reading constructor, run the result's own code (a
+        // getter, a Proxy): it may throw. A thenable's then() throwing later rejects `settled`.
+        if (isThenable(result)) settled = Promise.resolve(result)
       } catch (err) {
         this.#failed(letter, err)
         continue
       }
-      if (thenable) {
-        // Promise.resolve: a thenable's own then() may throw; that must reject, not escape the loop
-        const settled = Promise.resolve(result)
+      if (settled !== undefined) {
         if (this.#overlap) {
           this.#awaiting.add(letter)
           settled.then((value) => this.#overlapResolved(letter, value), (err: unknown) => this.#overlapFailed(letter, err))

@@ -195,7 +195,7 @@ export class Client extends EventEmitter<ClientEvents> {
     try {
       await client.#link.start()
     } catch (err) {
-      // the link too: it listens on the caller's signal, which may outlive this failed client
+      // the link too, so that nothing of this failed client (a dial, a timer) outlives it
       await client.#link.close()
       await system.close()
       throw err

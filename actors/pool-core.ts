@@ -5,9 +5,10 @@
  * upstream exactly once. Upstream is the manager connection, or the dispatcher of a
  * standalone pool. API.md §4, semantics 4 and 6.
  */
+import { setMaxListeners } from 'node:events'
 import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
-import { TroupeError } from '../lib/errors.js'
+import { TroupeError, asError } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
 import { backoffDelay, type Backoff } from './reconnector.js'
 import { parseJobName } from './tasks.js'
@@ -110,6 +111,7 @@ export class PoolCore {
   private constructor(options: PoolCoreOptions, upstream: PoolUpstream) {
     this.#o = options
     this.#upstream = upstream
+    setMaxListeners(options.workers + 1, this.#closing.signal) // one per worker starting at once
     this.#perWorker = Math.ceil(options.capacity / options.workers)
     this.#slots = Array.from({ length: options.workers }, (_, index) => ({
       index, worker: undefined, running: 0, spawnedAt: 0, quickExits: 0, respawnTimer: undefined, starting: undefined,
@@ -334,7 +336,7 @@ export class PoolCore {
       spawned = this.#o.spawn(slot.index, this.#eventsFor(slot))
     } catch (err) {
       // thrown from a respawn timer, it would crash the host: a failed start, retried with backoff
-      spawned = Promise.reject(err instanceof Error ? err : new Error(String(err)))
+      spawned = Promise.reject(asError(err))
     }
     const starting = spawned.then(async (worker) => {
       slot.worker = worker

@@ -190,8 +190,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   /**
-   * Closes the pool. With `drain`, it first takes no new task and lets running ones finish
-   * (bounded by `timeout`, default 30 s); then running tasks are aborted.
+   * Closes the pool. With `drain`, it first takes no new task and lets running ones finish, and
+   * a standalone pool the tasks it had queued too (bounded by `timeout`, default 30 s); then
+   * running tasks are aborted.
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.#closing ??= this.#close(optionsObject('options', options))

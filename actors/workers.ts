@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
 import type { Clock } from '../lib/clock.js'
 import { Kind, encodeEnvelopeRange, readEnvelope, toWireError, type Envelope, type WireError } from '../lib/envelope.js'
-import { TroupeError } from '../lib/errors.js'
+import { TroupeError, asError } from '../lib/errors.js'
 import { PortLink, openAccepted, spawnWithChannel, type FrameSink, type Link, type Transport } from '../transports/index.js'
 import { TaskExecutor, type Assignment, type RunReport } from './task-executor.js'
 import { TaskRunner, type TaskModule } from './tasks.js'
@@ -249,7 +249,7 @@ export class ChildWorker implements Worker, FrameSink {
 /** What a spawn that threw at once becomes: a start that failed, as one that fails later does. */
 function startFailed(what: string, err: unknown): TroupeError {
   if (err instanceof TroupeError) return err
-  const cause = err instanceof Error ? err : new Error(String(err))
+  const cause = asError(err)
   return new TroupeError('ECONFIG', `could not start a worker ${what}: ${cause.message}`, { cause })
 }
 

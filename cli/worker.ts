@@ -49,7 +49,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   io.out(pool.address === undefined ? `pool ${pool.id} working for ${where.manager}` : `pool ${pool.id} listening on ${pool.address}`)
   pool.on('disconnected', (why) => io.out(`lost the manager (${why.message}); reconnecting`))
   pool.on('connected', (manager) => io.out(`joined manager ${manager}`))
-  // a worker that exits while the pool drains is not needed back: the pool takes no new task
+  // while the pool drains it takes no new task: a worker's exit is not worth more than a note
   let draining = false
   pool.on('workerExit', (index, why) => io.out(`worker ${index} exited (${why})${draining ? ' while the pool drains' : '; respawning'}`))
   await serveUntilStopped(pool, () => {

@@ -35,16 +35,17 @@ t.test('a handler that throws a value with no text answers ETASK, sync or async,
   assert.is(await actor.ask('ok'), 'ok')
 }, DEADLINE_MS)
 
-t.test('a result whose then is a throwing getter or throws when called answers ETASK, and the actor goes on', async () => {
+t.test('a result whose then or constructor is a throwing getter, or whose then throws, answers ETASK, and the actor goes on', async () => {
   for (const overlap of [false, true]) {
     const s = system()
-    const bad = [
+    const bad: unknown[] = [
       { get then(): never { throw new Error('then getter') } },
       { then: () => { throw new Error('then call') } },
+      Object.defineProperty(Promise.resolve(), 'constructor', { get(): never { throw new Error('constructor getter') } }),
     ]
     const actor = s.spawn('thenables', (m: number | 'ok') => (m === 'ok' ? 'ok' : bad[m]), { overlap })
-    const errors = await Promise.all([0, 1].map((i) => rejectsWith(actor.ask(i), 'ETASK')))
-    assert.equal(errors.map((e) => e.message), ['then getter', 'then call'])
+    const errors = await Promise.all([0, 1, 2].map((i) => rejectsWith(actor.ask(i), 'ETASK')))
+    assert.equal(errors.map((e) => e.message), ['then getter', 'then call', 'constructor getter'])
     assert.is(await withDeadline(actor.ask('ok'), DEADLINE_MS, 'the actor answers again'), 'ok')
   }
 })

@@ -7,6 +7,7 @@ import { type FSWatcher, existsSync, readFileSync, watch, writeFileSync } from '
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as assert from 'uvu/assert'
+import { WorkerPool } from '../../index.js'
 import { ChildWorker, type ChildConfig, type WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
 import { encodeValue } from '../../lib/codec.js'
@@ -135,6 +136,19 @@ t.test('close() while a task in a process ignores its abort: it is killed taskTi
   clock.advance(1000) // taskTimeoutKill after the abort; the exit grace is 5 s of real time
   await withDeadline(closing, 3000, 'close()')
   assert.not.ok(alive(pid), 'the child is gone')
+})
+
+t.test('a pool of more workers than Node lets listen on one signal by default starts without a leak warning', async () => {
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => void warnings.push(w.name)
+  process.on('warning', onWarning)
+  t.cleanup(() => void process.off('warning', onWarning))
+  const tasks = join(await t.tempDir('pool-spawn-'), 'tasks.mjs') // plain JS: quick for 11 threads to load
+  writeFileSync(tasks, 'export default { add: ([a, b]) => a + b }\n')
+  const pool = await WorkerPool.start({ listen: 'mem://pool-spawn-many', tasks: pathToFileURL(tasks), mode: 'thread', workers: 11 })
+  await pool.close()
+  await new Promise((resolve) => setImmediate(resolve)) // a warning is emitted on the next tick
+  assert.equal(warnings.filter((name) => name === 'MaxListenersExceededWarning'), [])
 })
 
 t.run()
