@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'eventemitter3'
 import { debug } from '../lib/debug.js'
-import { Kind, encodeEnvelopeRange, slimWireError, toWireError, type Envelope, type WireError, type WireOutcome } from '../lib/envelope.js'
+import { Kind, encodeEnvelopeRange, toWireError, type Envelope, type WireError, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
 import { Broadcasts, fitOutcomes, type CastTarget } from './broadcasts.js'
@@ -462,19 +462,11 @@ class ClientLink implements ClientHandle {
   }
 
   done(taskId: number, body: Uint8Array, ms: number): void {
-    try {
-      this.#peer.send({ k: Kind.Done, id: taskId, body, ms })
-    } catch (err) {
-      this.failed(taskId, toWireError(err as TroupeError)) // EFRAME: the result does not fit this link
-    }
+    this.#peer.sendOutcome({ k: Kind.Done, id: taskId, body, ms })
   }
 
   failed(taskId: number, err: WireError): void {
-    try {
-      this.#peer.send({ k: Kind.Failed, id: taskId, err })
-    } catch {
-      this.#peer.send({ k: Kind.Failed, id: taskId, err: slimWireError(err) }) // EFRAME: its data or stack is too large
-    }
+    this.#peer.sendOutcome({ k: Kind.Failed, id: taskId, err })
   }
 
   /**

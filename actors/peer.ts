@@ -15,8 +15,13 @@ import {
   encodeTell,
   fromWireError,
   readEnvelope,
+  slimWireError,
   toWireError,
+  type CastDone,
+  type CastFailed,
+  type Done,
   type Envelope,
+  type Failed,
   type WireError,
 } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
@@ -109,6 +114,22 @@ export class Peer implements FrameSink {
   send(env: Envelope): boolean {
     const frame = encodeEnvelopeRange(env) // the shared writer: read before anything else encodes
     return this.#sendFrame(frame.buf, frame.start, frame.end)
+  }
+
+  /**
+   * Sends how a task or subtask ended, which its caller must hear in some form: a result too
+   * large for a frame goes as that call's `EFRAME` failure instead, an error too large without
+   * its data and stack (`slimWireError`).
+   */
+  sendOutcome(env: Done | Failed | CastDone | CastFailed): void {
+    try {
+      this.send(env)
+    } catch (err) {
+      // EFRAME, the one thing send() throws
+      if (env.k === Kind.Done) this.send({ k: Kind.Failed, id: env.id, err: toWireError(err as TroupeError) })
+      else if (env.k === Kind.CastDone) this.send({ k: Kind.CastFailed, id: env.id, err: toWireError(err as TroupeError) })
+      else this.send({ ...env, err: slimWireError(env.err) })
+    }
   }
 
   /**

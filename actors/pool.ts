@@ -8,7 +8,7 @@ import { EventEmitter } from 'eventemitter3'
 import { availableParallelism } from 'node:os'
 import { systemClock } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
-import { Kind, slimWireError, toWireError, type Envelope } from '../lib/envelope.js'
+import { Kind, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
 import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type SysMsgTarget } from './control.js'
@@ -241,27 +241,23 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** Reports as envelopes to the manager; dropped while disconnected (the manager re-queues what it gave us). */
   #managerReports(): LocalPoolReports {
     const send = (env: Envelope): void => {
-      const peer = this.#link?.peer
-      if (peer === undefined) return
       try {
-        peer.send(env)
-      } catch (err) {
-        // EFRAME: the answer does not fit a frame; the call fails, with an error that does
-        if (env.k === Kind.Done) peer.send({ k: Kind.Failed, id: env.id, err: toWireError(err as TroupeError) })
-        else if (env.k === Kind.CastDone) peer.send({ k: Kind.CastFailed, id: env.id, err: toWireError(err as TroupeError) })
-        else if (env.k === Kind.Failed || env.k === Kind.CastFailed) peer.send({ ...env, err: slimWireError(env.err) })
+        this.#link?.peer?.send(env)
+      } catch {
+        // EFRAME: only a barrier's name, the task's own, can make one too large; not heard, its
+        // broadcast times out
       }
     }
     return {
-      done: (id, body, ms) => send({ k: Kind.Done, id, body, ms }),
-      failed: (id, err) => send({ k: Kind.Failed, id, err }),
+      done: (id, body, ms) => this.#link?.peer?.sendOutcome({ k: Kind.Done, id, body, ms }),
+      failed: (id, err) => this.#link?.peer?.sendOutcome({ k: Kind.Failed, id, err }),
       // advisory, as the manager treats it: dropped while the manager reads slower than tasks report
       progress: (id, value) => {
         if (this.#link?.peer?.congested === false) send({ k: Kind.Progress, id, value })
       },
       state: (capacity, draining) => this.#link?.peer?.send({ k: Kind.PoolState, capacity, draining }),
-      castDone: (id, body, ms) => send({ k: Kind.CastDone, id, body, ms }),
-      castFailed: (id, err) => send({ k: Kind.CastFailed, id, err }),
+      castDone: (id, body, ms) => this.#link?.peer?.sendOutcome({ k: Kind.CastDone, id, body, ms }),
+      castFailed: (id, err) => this.#link?.peer?.sendOutcome({ k: Kind.CastFailed, id, err }),
       barrier: (id, name) => send({ k: Kind.Barrier, id, name }),
     }
   }
