@@ -6,7 +6,7 @@
  */
 import { TroupeError, taskError } from '../lib/errors.js'
 import { RingBuffer } from '../lib/ring.js'
-import { isThenable } from '../lib/thenable.js'
+import { promiseOf } from '../lib/thenable.js'
 
 /**
  * What a handler sees besides the message. `S` is the actor's private state; it defaults to a
@@ -168,9 +168,7 @@ export class Actor {
       let settled: Promise<unknown> | undefined
       try {
         result = this.#handler(letter.message, letter)
-        // Reading then, and Promise.resolve reading constructor, run the result's own code (a
-        // getter, a Proxy): it may throw. A thenable's then() throwing later rejects `settled`.
-        if (isThenable(result)) settled = Promise.resolve(result)
+        settled = promiseOf(result) // runs the result's own code: inside the try
       } catch (err) {
         this.#failed(letter, err)
         continue

@@ -10,7 +10,7 @@ import { thrownToWire, toWireError, type WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
 import { RingBuffer } from '../lib/ring.js'
-import { isThenable } from '../lib/thenable.js'
+import { promiseOf } from '../lib/thenable.js'
 import type { JobRun } from './job.js'
 import type { TaskContext, TaskFunction, TaskRunner } from './tasks.js'
 
@@ -235,9 +235,7 @@ export class TaskExecutor {
     let settled: Promise<unknown> | undefined
     try {
       result = fn(input, ctx)
-      // Reading `then` (and Promise.resolve's read of `constructor`) runs the result's own code: a
-      // getter, a Proxy trap, a revoked Proxy. What it throws is this task failing, not the worker.
-      if (isThenable(result)) settled = Promise.resolve(result)
+      settled = promiseOf(result) // runs the result's own code: what it throws fails this task
     } catch (thrown) {
       this.#failed(ctx, thrown)
       return
