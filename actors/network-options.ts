@@ -6,7 +6,7 @@ import type { Clock } from '../lib/clock.js'
 import { configError } from '../lib/errors.js'
 import { resolveKey, type KeyInput } from '../lib/key.js'
 import { booleanOption, durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
-import type { DialOptions, ListenOptions, TlsCredentials } from '../transports/index.js'
+import { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES, type DialOptions, type ListenOptions, type TlsCredentials } from '../transports/index.js'
 
 /** Options of `listen()` and `connect()` on every node. */
 export interface NetworkOptions {
@@ -36,8 +36,6 @@ const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 const DEFAULT_HEARTBEAT_MS = 5000
 const DEFAULT_HEARTBEAT_MISSES = 3
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
-/** Frames carry a 4-byte length, so nothing larger can be described. */
-const LARGEST_FRAME_BYTES = 0xffffffff
 
 export type ResolvedNetworkOptions = DialOptions & ListenOptions
 
@@ -52,7 +50,7 @@ export async function resolveNetworkOptions(
   defaults: NetworkOptions = {},
 ): Promise<ResolvedNetworkOptions> {
   const o = { ...defaults, ...optionsObject('options', options) }
-  const maxFrameBytes = integerOption('maxFrame', o.maxFrame, DEFAULT_MAX_FRAME_BYTES, 1024, LARGEST_FRAME_BYTES)
+  const maxFrameBytes = integerOption('maxFrame', o.maxFrame, DEFAULT_MAX_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES, LARGEST_FRAME_BYTES)
   return {
     node,
     clock,

@@ -7,29 +7,22 @@
  * its sender never verifies. The key itself never crosses the wire.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES } from './transport.js'
 
 export const NONCE_BYTES = 16
 
 export type Role = 'dialer' | 'listener'
 
 /**
- * Least frame limit a peer may announce in its Hello: no Troupe node can be configured below it
- * (the `maxFrame` option's minimum). A peer announcing less (0, say) would otherwise make this
- * node refuse every frame to it, its own small control messages included.
- */
-export const MIN_ANNOUNCED_FRAME_BYTES = 1024
-/** Most a peer may announce: the 4-byte length prefix describes nothing larger. */
-export const MAX_ANNOUNCED_FRAME_BYTES = 0xffffffff
-
-/**
  * The frame limit a peer announced, as this node will respect it: raised to
- * MIN_ANNOUNCED_FRAME_BYTES, lowered to MAX_ANNOUNCED_FRAME_BYTES. Undefined when the peer
- * announced none (it predates the field): only our own limit then applies. The decoder has
- * already refused anything but an unsigned integer.
+ * SMALLEST_MAX_FRAME_BYTES, as no node can be configured below it (a peer announcing 0, say,
+ * would otherwise be sent nothing, not even control frames), and lowered to
+ * LARGEST_FRAME_BYTES. Undefined when the peer announced none (it predates the field): only our
+ * own limit then applies. The decoder has already refused anything but an unsigned integer.
  */
 export function announcedFrameLimit(announced: number | undefined): number | undefined {
   if (announced === undefined) return undefined
-  return Math.min(Math.max(announced, MIN_ANNOUNCED_FRAME_BYTES), MAX_ANNOUNCED_FRAME_BYTES)
+  return Math.min(Math.max(announced, SMALLEST_MAX_FRAME_BYTES), LARGEST_FRAME_BYTES)
 }
 
 export function newNonce(): Uint8Array {

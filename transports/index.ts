@@ -14,6 +14,7 @@ import { DEFAULT_MAX_HANDSHAKING, type Accept, type DialOptions, type FrameSink,
 import { dialUnix, listenUnix } from './unix.js'
 
 export type { Accept, DialOptions, FrameSink, ListenOptions, Listener, TlsCredentials, Transport } from './transport.js'
+export { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES } from './transport.js'
 export type { Link } from './link.js'
 export { parentChannel, spawnWithChannel } from './ipc.js'
 export { PortLink, type PortEndpoint } from './port.js'

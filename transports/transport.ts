@@ -95,6 +95,11 @@ export interface TlsCredentials {
  */
 export const DEFAULT_MAX_HANDSHAKING = 128
 
+/** The least `maxFrame` a node takes, and a peer's announced limit is raised to: every control frame fits. */
+export const SMALLEST_MAX_FRAME_BYTES = 1024
+/** Frames carry a 4-byte length, so nothing larger can be described. */
+export const LARGEST_FRAME_BYTES = 0xffffffff
+
 export interface ListenOptions extends ConnectionOptions {
   /** Allow a non-loopback listener without a key. */
   insecure: boolean

@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert'
 import { WorkerPool } from '../../index.js'
 import { ActorSystem } from '../../actors/system.js'
 import { EnvelopeError, Kind, PROTOCOL_VERSION, encodeEnvelope, readEnvelope, type Envelope, type Hello } from '../../lib/envelope.js'
-import { MAX_ANNOUNCED_FRAME_BYTES, MIN_ANNOUNCED_FRAME_BYTES, announcedFrameLimit, newNonce, proofFor } from '../../transports/handshake.js'
+import { announcedFrameLimit, newNonce, proofFor } from '../../transports/handshake.js'
+import { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES } from '../../transports/transport.js'
 import { StreamLink } from '../../transports/stream-link.js'
 import { deferred, nextEvent, rejectsWith, suite, withDeadline } from '../harness.js'
 import { Grid, poolsJoined } from './grid.js'
@@ -165,12 +166,12 @@ t.test('a Hello whose maxFrame is not an unsigned integer is malformed (EPROTO)'
 })
 
 t.test('an announced maxFrame is clamped to what a frame can be', () => {
-  assert.is(announcedFrameLimit(0), MIN_ANNOUNCED_FRAME_BYTES)
-  assert.is(announcedFrameLimit(MIN_ANNOUNCED_FRAME_BYTES - 1), MIN_ANNOUNCED_FRAME_BYTES)
-  assert.is(announcedFrameLimit(MIN_ANNOUNCED_FRAME_BYTES), MIN_ANNOUNCED_FRAME_BYTES)
+  assert.is(announcedFrameLimit(0), SMALLEST_MAX_FRAME_BYTES)
+  assert.is(announcedFrameLimit(SMALLEST_MAX_FRAME_BYTES - 1), SMALLEST_MAX_FRAME_BYTES)
+  assert.is(announcedFrameLimit(SMALLEST_MAX_FRAME_BYTES), SMALLEST_MAX_FRAME_BYTES)
   assert.is(announcedFrameLimit(SMALL_FRAME_BYTES), SMALL_FRAME_BYTES)
-  assert.is(announcedFrameLimit(MAX_ANNOUNCED_FRAME_BYTES), MAX_ANNOUNCED_FRAME_BYTES)
-  assert.is(announcedFrameLimit(2 ** 40), MAX_ANNOUNCED_FRAME_BYTES)
+  assert.is(announcedFrameLimit(LARGEST_FRAME_BYTES), LARGEST_FRAME_BYTES)
+  assert.is(announcedFrameLimit(2 ** 40), LARGEST_FRAME_BYTES)
 })
 
 t.test('tcp: a listener announces its maxFrame, and completes the handshake with a peer that announces none', async () => {
