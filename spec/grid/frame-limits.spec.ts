@@ -14,7 +14,7 @@ import { announcedFrameLimit, newNonce, proofFor } from '../../transports/handsh
 import { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES } from '../../transports/transport.js'
 import { StreamLink } from '../../transports/stream-link.js'
 import { deferred, nextEvent, rejectsWith, suite, withDeadline } from '../harness.js'
-import { Grid, poolsJoined } from './grid.js'
+import { Grid, heldTask, poolsJoined } from './grid.js'
 
 const t = suite('frame limits')
 
@@ -23,23 +23,16 @@ const OVERSIZE_BYTES = 2 * SMALL_FRAME_BYTES // over the small limit, well withi
 
 /** Inline tasks: `held` runs until the test opens its gate, so it is in flight while others fail. */
 function heldTasks() {
-  const started = deferred()
-  const gate = deferred<string>()
+  const held = heldTask(t)
   const tasks = {
     big: (bytes: number) => new Uint8Array(bytes),
     bigError: (bytes: number) => {
       throw Object.assign(new Error('x'.repeat(bytes)), { code: 'E_BIG', data: new Uint8Array(bytes) })
     },
     echo: (x: unknown) => x,
-    held: () => {
-      started.resolve()
-      return gate.promise
-    },
+    held: held.task,
   }
-  // registered before the pool's close, so it runs after it is asked to: a failed test must
-  // not leave the held task keeping the pool from closing
-  t.cleanup(() => gate.resolve('released'))
-  return { tasks, started: started.promise, open: () => gate.resolve('released') }
+  return { tasks, started: held.started, open: held.release }
 }
 
 async function startPool(grid: Grid, tasks: ReturnType<typeof heldTasks>['tasks'], options: { maxFrame?: number } = {}): Promise<WorkerPool> {

@@ -1,11 +1,28 @@
 /** Starting grids for specs: a manager, pools and clients over one scheme, all cleaned up. */
 import { Client, Manager, WorkerPool, type ClientOptions, type ManagerOptions, type WorkerPoolOptions } from '../../index.js'
-import type { BoundedSuite } from '../harness.js'
+import { deferred, type BoundedSuite } from '../harness.js'
 import { memoryUrl } from '../transports/drivers.js'
 
 export const FIXTURE_TASKS = new URL('../fixtures/tasks.ts', import.meta.url)
 export const schemes = ['mem', 'tcp'] as const
 export type Scheme = (typeof schemes)[number]
+
+/**
+ * An inline task that runs until the test releases it, ignoring its signal, so that it holds its
+ * slot while the test does something else. Released at the suite's cleanup too, registered before
+ * the pool's close and so run after it: a failed test must not leave it keeping the pool open.
+ */
+export function heldTask(t: BoundedSuite) {
+  const started = deferred()
+  const gate = deferred<string>()
+  const release = (): void => gate.resolve('released')
+  t.cleanup(release)
+  const task = (): Promise<string> => {
+    started.resolve()
+    return gate.promise
+  }
+  return { task, started: started.promise, release }
+}
 
 export function listenUrl(scheme: Scheme): string {
   return scheme === 'mem' ? memoryUrl() : 'tcp://127.0.0.1:0'

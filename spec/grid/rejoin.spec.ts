@@ -1,8 +1,8 @@
 import * as assert from 'uvu/assert'
 import { Client, Manager, WorkerPool } from '../../index.js'
-import { deferred, nextEvent, suite } from '../harness.js'
+import { nextEvent, suite } from '../harness.js'
 import { relay } from '../raw-server.js'
-import { Grid } from './grid.js'
+import { Grid, heldTask } from './grid.js'
 
 const t = suite('pools rejoining a manager')
 
@@ -36,16 +36,9 @@ t.test('the old connection closing late leaves the new one in broadcasts and sys
 
 /** Inline tasks: `hold` runs until the test lets it go, ignoring its signal; `add` at once. */
 function heldTasks() {
-  const started = deferred()
-  const release = deferred<string>()
-  const tasks = {
-    hold: () => {
-      started.resolve()
-      return release.promise
-    },
-    add: ([a, b]: [number, number]) => a + b,
-  }
-  return { tasks, started: started.promise, release: () => release.resolve('released') }
+  const held = heldTask(t)
+  const tasks = { hold: held.task, add: ([a, b]: [number, number]) => a + b }
+  return { tasks, started: held.started, release: held.release }
 }
 
 /** A manager on tcp:// port 0, closed by the test, and a way to start another on its address. */
