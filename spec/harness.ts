@@ -14,9 +14,16 @@ import type { EventEmitter } from 'eventemitter3'
 import { TroupeError } from '../lib/errors.js'
 
 // A rejection nobody handled is a test bug. It fails the run (exit code 1) loudly, but does not
-// kill the process: that would lose the report of every test after it.
+// kill the process: that would lose the report of every test after it. The exit code is set on
+// 'exit' because uvu sets its own (0 when every assertion passed) when it finishes.
+let unhandledRejections = 0
 process.on('unhandledRejection', (reason) => {
+  unhandledRejections++
   console.error('UNHANDLED REJECTION (fails the run):', reason)
+})
+process.on('exit', () => {
+  if (unhandledRejections === 0) return
+  console.error(`${unhandledRejections} unhandled rejection(s): failing the run`)
   process.exitCode = 1
 })
 

@@ -156,9 +156,9 @@ for (const scheme of schemes) {
     const total = async (): Promise<number> => Math.max(...values(await watcher.broadcast<number>('__aborted', null)))
     const before = await total()
     const leaving = await g.client()
-    const running = leaving.broadcast('__untilAborted', null, { timeout: 60_000 })
+    const running = rejectsWith(leaving.broadcast('__untilAborted', null, { timeout: 60_000 }), 'ECLOSED')
     await leaving.close()
-    await rejectsWith(running, 'ECLOSED')
+    await running
     // the manager learns of the close on another connection than the watcher's: ask until the
     // runs report their abort (each ask is a broadcast round trip; the suite's deadline bounds it)
     const expected = g.scheme === 'tcp' ? 1 : 3 // a child process each, or one shared count
