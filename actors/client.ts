@@ -6,13 +6,13 @@
  * answer finds no call and is dropped.
  */
 import { EventEmitter } from 'eventemitter3'
-import { setMaxListeners } from 'node:events'
 import type { Timer } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
 import { Kind, fromWireError, type Envelope, type WireOutcome } from '../lib/envelope.js'
 import { debug } from '../lib/debug.js'
 import { TroupeError, asError, configError, isErrorCode } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
+import { AbortWatch } from '../lib/abort-watch.js'
 import { PendingAsks } from '../lib/pending.js'
 import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
@@ -118,7 +118,6 @@ interface Call {
   readonly resolve: (value: unknown) => void
   readonly reject: (err: TroupeError) => void
   readonly signal: AbortSignal | undefined
-  readonly onAbort: (() => void) | undefined
   timer: Timer | undefined
   retryTimer: Timer | undefined
   /** Rejections by a full queue so far. */
@@ -152,6 +151,7 @@ export class Client extends EventEmitter<ClientEvents> {
   #nextId = 1
   // broadcasts waiting for the manager's BroadcastDone; not re-sent after a reconnect (not idempotent)
   readonly #broadcasts: PendingAsks
+  readonly #aborts = new AbortWatch<Call>((call, signal) => this.#giveUp(call, new TroupeError('EABORT', 'aborted by the caller', { cause: signal.reason })))
   // numbers this client's job runs; with its id, names each on the pools
   #nextJobRun = 1
   #closing: Promise<void> | undefined
@@ -233,7 +233,7 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   async all<R = unknown>(name: string, inputs: readonly unknown[], options: RunOptions = {}): Promise<R[]> {
     if (!Array.isArray(inputs)) throw configError('inputs', 'an array', inputs)
-    const group = callGroup(signalOption('signal', options.signal), inputs.length)
+    const group = callGroup(signalOption('signal', options.signal))
     try {
       const calls = inputs.map((input) => this.run<R>(name, input, { ...options, signal: group.signal }))
       for (const call of calls) call.catch(() => {}) // the first failure is reported; the rest follow from it
@@ -256,7 +256,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (!iterable) throw configError('inputs', 'an iterable or async iterable', inputs)
     const { concurrency, ...runOptions } = options
     const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
-    const group = callGroup(signalOption('signal', runOptions.signal), window)
+    const group = callGroup(signalOption('signal', runOptions.signal))
     const isAsync = Symbol.asyncIterator in inputs
     const source = (isAsync ? inputs[Symbol.asyncIterator]() : (inputs as Iterable<unknown>)[Symbol.iterator]()) as Iterator<unknown> | AsyncIterator<unknown>
     // outcomes not yet yielded; with the open calls never more than `window` in all
@@ -465,11 +465,10 @@ export class Client extends EventEmitter<ClientEvents> {
       const id = this.#nextId++
       const call: Call = {
         id, name, body, priority, runTimeoutMs, assignTimeoutMs, key: o.key, onProgress: o.onProgress, resolve, reject, signal,
-        onAbort: signal === undefined ? undefined : () => this.#giveUp(call, new TroupeError('EABORT', 'aborted by the caller', { cause: signal.reason })),
         timer: undefined, retryTimer: undefined, rejections: 0, sent: false,
       }
       if (timeoutMs !== undefined) call.timer = this.#system.clock.setTimer(timeoutMs, () => this.#giveUp(call, new TroupeError('ECSTO', `no result within ${timeoutMs} ms`)))
-      if (call.onAbort !== undefined) signal?.addEventListener('abort', call.onAbort, { once: true })
+      if (signal !== undefined) this.#aborts.add(signal, call)
       this.#calls.set(id, call)
       this.#queue(call)
       this.#flush()
@@ -517,7 +516,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const { clock } = this.#system
     clock.clearTimer(call.timer)
     clock.clearTimer(call.retryTimer)
-    if (call.onAbort !== undefined) call.signal?.removeEventListener('abort', call.onAbort)
+    if (call.signal !== undefined) this.#aborts.delete(call.signal, call)
     if (err === null) call.resolve(value)
     else call.reject(err)
     return true
@@ -689,11 +688,10 @@ function closeInput(source: Iterator<unknown> | AsyncIterator<unknown>): void {
 
 /**
  * The signal shared by the calls of `all()` and `each()`: it aborts with `outer` (at once when
- * `outer` already has, so nothing is sent) and on `end()`. `calls` may listen to it at once.
+ * `outer` already has, so nothing is sent) and on `end()`.
  */
-function callGroup(outer: AbortSignal | undefined, calls: number): { signal: AbortSignal; end(reason: TroupeError): void } {
+function callGroup(outer: AbortSignal | undefined): { signal: AbortSignal; end(reason: TroupeError): void } {
   const group = new AbortController()
-  setMaxListeners(calls + 1, group.signal) // one listener per open call
   const forward = (): void => group.abort(outer?.reason)
   if (outer?.aborted === true) forward()
   else outer?.addEventListener('abort', forward, { once: true })

@@ -3,6 +3,7 @@
  * request ends exactly once: with its answer, a failure, its deadline (`ECSTO`), its abort
  * signal (`EABORT`), or `rejectAll()` when the connection or system closes (`ECLOSED`).
  */
+import { AbortWatch } from './abort-watch.js'
 import type { Clock, Timer } from './clock.js'
 import { TroupeError } from './errors.js'
 import { IdTable } from './id-table.js'
@@ -15,7 +16,7 @@ interface Pending {
   reject(err: TroupeError): void
   timer: Timer | undefined
   signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
+  giveUp: GiveUp | undefined
 }
 
 // `open()` takes the resolving functions out of the Promise constructor through this one
@@ -31,6 +32,11 @@ export class PendingAsks {
   readonly #clock: Clock
   // not a Map: see id-table.ts (bench ask.tcp.c256)
   readonly #pending = new IdTable<Pending>()
+  readonly #aborts = new AbortWatch<number>((id, signal) => {
+    const giveUp = this.#pending.get(id)?.giveUp
+    const err = new TroupeError('EABORT', 'aborted by the caller', { cause: signal.reason })
+    if (this.settle(id, err)) giveUp?.(id, err)
+  })
   #nextId = 1
   /** Answers that arrived after their request had already settled; dropped, counted here. */
   lateReplies = 0
@@ -68,20 +74,14 @@ export class PendingAsks {
     giveUp?: GiveUp,
   ): number {
     const id = this.#nextId++
-    const entry: Pending = { resolve, reject, timer: undefined, signal, onAbort: undefined }
+    const entry: Pending = { resolve, reject, timer: undefined, signal, giveUp }
     if (timeoutMs !== undefined) {
       entry.timer = this.#clock.setTimer(timeoutMs, () => {
         const err = new TroupeError('ECSTO', `no answer within ${timeoutMs} ms`)
         if (this.settle(id, err)) giveUp?.(id, err)
       })
     }
-    if (signal !== undefined) {
-      entry.onAbort = () => {
-        const err = new TroupeError('EABORT', 'aborted by the caller', { cause: signal.reason })
-        if (this.settle(id, err)) giveUp?.(id, err)
-      }
-      signal.addEventListener('abort', entry.onAbort, { once: true })
-    }
+    if (signal !== undefined) this.#aborts.add(signal, id)
     this.#pending.set(id, entry)
     return id
   }
@@ -102,7 +102,7 @@ export class PendingAsks {
       return false
     }
     this.#clock.clearTimer(p.timer)
-    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
+    if (p.signal !== undefined) this.#aborts.delete(p.signal, id)
     if (err === null) p.resolve(value)
     else p.reject(err)
     return true

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import * as assert from 'uvu/assert'
 import { ActorSystem, TroupeError } from '../../index.js'
 import { ManualClock } from '../../lib/clock.js'
@@ -144,6 +145,28 @@ t.test('timeout, abort and close each settle an ask exactly once', async () => {
   for (const s of [timedOut, aborted, closed, closedWithTimeout]) assert.is(s.count, 1)
   assert.ok(seen[0]?.aborted, 'the running handler saw its asker give up')
   assert.is(clock.pending, 0, 'no timer left behind')
+})
+
+t.test('asks sharing one signal: one abort listener, no leak warning, each rejects EABORT once', async () => {
+  const s = system()
+  const actor = s.spawn('hang', () => new Promise(() => {}), { mailbox: { capacity: 100 } })
+  const warnings: Error[] = []
+  const onWarning = (w: Error): number => warnings.push(w)
+  process.on('warning', onWarning)
+  t.cleanup(() => process.off('warning', onWarning))
+  const controller = new AbortController()
+  const asks = Array.from({ length: 50 }, () => settlements(actor.ask(null, { signal: controller.signal })))
+  assert.is(getEventListeners(controller.signal, 'abort').length, 1)
+  const answered = settlements(actor.ask(null, { signal: controller.signal, timeout: 1 }))
+  await answered.done // one of them ends by itself: the others still wait on the listener
+  assert.is(getEventListeners(controller.signal, 'abort').length, 1)
+  controller.abort()
+  await Promise.all(asks.map((a) => a.done))
+  await new Promise(setImmediate) // a warning is emitted on the next tick
+  assert.ok(asks.every((a) => a.count === 1))
+  await rejectsWith(actor.ask(null, { signal: controller.signal }), 'EABORT')
+  assert.is(getEventListeners(controller.signal, 'abort').length, 0)
+  assert.equal(warnings.map((w) => w.name), [])
 })
 
 t.test('an ask already aborted is never delivered', async () => {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import * as assert from 'uvu/assert'
 import { WorkerPool } from '../../index.js'
 import { alive } from '../children.js'
@@ -84,6 +85,31 @@ for (const scheme of schemes) {
     await client.stats()
     assert.is(manager.stats().queued, 0)
     await rejectsWith(client.run('add', [1, 1], { signal: AbortSignal.abort() }), 'EABORT')
+  })
+
+  t.test('runs sharing one signal: one abort listener, no leak warning; abort ends each once, EABORT', async () => {
+    const { client, manager } = await grid({ capacity: 1 })
+    const warnings: Error[] = []
+    const onWarning = (w: Error): number => warnings.push(w)
+    process.on('warning', onWarning)
+    t.cleanup(() => process.off('warning', onWarning))
+    const controller = new AbortController()
+    const started = nextEvent(probe, 'start')
+    const runs = Array.from({ length: 50 }, (_, i) => settlements(client.run('watched', { ms: 10_000, tag: i }, { signal: controller.signal })))
+    await started
+    await client.stats()
+    assert.is(manager.stats().queued, 49)
+    assert.is(getEventListeners(controller.signal, 'abort').length, 1)
+    const rejected = runs.map((r) => r.done)
+    controller.abort()
+    await Promise.all(rejected)
+    await new Promise(setImmediate) // a warning is emitted on the next tick
+    assert.ok(runs.every((r) => r.count === 1))
+    await rejectsWith(client.run('add', [1, 1], { signal: controller.signal }), 'EABORT')
+    assert.is(getEventListeners(controller.signal, 'abort').length, 0)
+    assert.equal(warnings.map((w) => w.name), [])
+    await client.stats()
+    assert.is(manager.stats().queued, 0)
   })
 
   t.test('all() and each() with an already aborted signal: EABORT for every input, nothing sent', async () => {
