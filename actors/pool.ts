@@ -85,6 +85,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   // connected to a manager
   #system: ActorSystem | undefined
   #link: Reconnector | undefined
+  // the connection whose join the manager has answered: it refuses a PoolState from a pool it has
+  // not taken yet (the join waits in its mailbox), so changes during a join go out after it
+  #joined: Peer | undefined
   // standalone
   #manager: Manager | undefined
   #reports: LocalPoolReports | undefined
@@ -255,7 +258,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       progress: (id, value) => {
         if (this.#link?.peer?.congested === false) send({ k: Kind.Progress, id, value })
       },
-      state: (capacity, draining) => this.#link?.peer?.send({ k: Kind.PoolState, capacity, draining }),
+      state: (capacity, draining) => {
+        const peer = this.#link?.peer
+        if (peer !== undefined && peer === this.#joined) peer.send({ k: Kind.PoolState, capacity, draining })
+      },
       castDone: (id, body, ms) => this.#link?.peer?.sendOutcome({ k: Kind.CastDone, id, body, ms }),
       castFailed: (id, err) => this.#link?.peer?.sendOutcome({ k: Kind.CastFailed, id, err }),
       barrier: (id, name) => send({ k: Kind.Barrier, id, name }),
@@ -274,7 +280,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     this.#link = new Reconnector(system, url, o, {
       connected: async (peer, timeoutMs) => {
         const reply = (await this.#join(peer, join, timeoutMs)) as { manager: string }
-        if (this.#draining) this.#sendState()
+        this.#joined = peer
+        this.#sendState() // what changed while the join was on its way
         debug('pool %s joined manager %s', system.id, reply.manager)
         // a throwing listener is the caller's bug: it must not fail the join, which would rejoin forever
         try {
@@ -284,6 +291,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         }
       },
       disconnected: (why) => {
+        this.#joined = undefined
         this.#core.abandonAll(new TroupeError('ECLOSED', 'the pool lost its manager', { cause: why }))
         this.emit('disconnected', why)
       },

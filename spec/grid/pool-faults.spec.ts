@@ -11,7 +11,7 @@ import { ChildWorker, type WorkerEvents } from '../../actors/workers.js'
 import { ManualClock } from '../../lib/clock.js'
 import { TroupeError } from '../../lib/errors.js'
 import { alive } from '../children.js'
-import { deferred, rejectsWith, suite, withDeadline } from '../harness.js'
+import { deferred, nextEvent, rejectsWith, suite, withDeadline } from '../harness.js'
 import { FakeWorker, fakeCore } from './fake-pool.js'
 import { poolsJoined } from './grid.js'
 
@@ -68,9 +68,11 @@ t.test('a run abandoned on disconnect that ends after the rejoin: the new manage
   t.cleanup(() => client.close())
   client.run('held', null).catch(() => {}) // its caller goes with the manager
   await withDeadline(started.promise, 5000, 'the task to start')
+  const rejoined = nextEvent(pool, 'connected', 10_000) // the pool has the join's answer: it reports at once
   await manager.close()
   manager = await Manager.start({ listen: address })
   await poolsJoined(manager, 1)
+  await rejoined
   assert.is(manager.stats().capacity, 1, 'rejoined while the abandoned run holds a slot')
   finish.resolve('late')
   await finish.promise // the pool saw the run end first: it waited on this promise before us

@@ -1,10 +1,62 @@
 import * as assert from 'uvu/assert'
 import { Client, Manager, WorkerPool } from '../../index.js'
-import { nextEvent, suite } from '../harness.js'
+import type { Peer } from '../../actors/peer.js'
+import { ActorSystem } from '../../actors/system.js'
+import { encodeValue } from '../../lib/codec.js'
+import { Kind } from '../../lib/envelope.js'
+import { deferred, nextEvent, suite, unique } from '../harness.js'
 import { relay } from '../raw-server.js'
 import { Grid, heldTask } from './grid.js'
 
 const t = suite('pools rejoining a manager')
+
+t.test('a state change during a rejoin reaches the manager after its join, never before', async () => {
+  // A manager takes the join in its mailbox (a microtask later) but reads a PoolState at once:
+  // one that came first was a bad frame, and the connection closed. This fake manager holds the
+  // second join open while the pool's capacity changes, and records what arrived before its answer.
+  const name = unique('rejoin-state')
+  const manager = new ActorSystem({ name: 'fake-manager' })
+  t.cleanup(() => manager.close())
+  let pool: Peer | undefined
+  let joins = 0
+  const secondJoin = deferred()
+  const answer = deferred<{ manager: string }>()
+  const states: { capacity: number; joinAnswered: boolean }[] = []
+  const stateArrived = deferred()
+  let joinAnswered = false
+  manager.extend({
+    peerOpened: (peer) => (pool = peer),
+    envelope: (_peer, env) => {
+      if (env.k === Kind.PoolState) {
+        states.push({ capacity: env.capacity, joinAnswered })
+        stateArrived.resolve()
+      }
+      return true
+    },
+  })
+  manager.spawn('troupe.manager', () => {
+    if (++joins === 1) {
+      queueMicrotask(() => pool?.send({ k: Kind.Assign, id: 1, name: 'held', body: encodeValue(null), priority: 0, attempt: 1 }))
+      return { manager: manager.id }
+    }
+    secondJoin.resolve()
+    return answer.promise.then((reply) => ((joinAnswered = true), reply))
+  }, { overlap: true })
+  await manager.listen(`mem://${name}`)
+  const held = heldTask(t)
+  const workers = await WorkerPool.start({ manager: `mem://${name}`, tasks: { held: held.task }, capacity: 1, reconnect: { initialDelay: 10 } })
+  t.cleanup(() => workers.close())
+  await held.started
+  await pool?.close() // the pool rejoins while its orphaned run still holds the slot
+  await secondJoin.promise
+  held.release() // the slot frees while the join waits for its answer
+  // the run's end goes through microtasks only: two turns of the loop see its report, if any
+  for (let turn = 0; turn < 2; turn++) await new Promise(setImmediate)
+  assert.equal(states, [], 'nothing before the join is answered')
+  answer.resolve({ manager: manager.id })
+  await stateArrived.promise
+  assert.equal(states, [{ capacity: 1, joinAnswered: true }])
+})
 
 t.test('the old connection closing late leaves the new one in broadcasts and system messages', async () => {
   const g = new Grid(t, 'tcp')
