@@ -14,12 +14,12 @@ import { TroupeError, asError, configError, isErrorCode } from '../lib/errors.js
 import { IdTable } from '../lib/id-table.js'
 import { AbortWatch } from '../lib/abort-watch.js'
 import { PendingAsks } from '../lib/pending.js'
-import { durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
+import { durationOption, integerOption, knownOptions, optionNames, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
 import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import type { Everyone, Job, JobClass, Outcome, ReportLine } from './job.js'
 import type { ManagerStats } from './manager.js'
-import type { NetworkOptions } from './network-options.js'
+import { NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { Reconnector, type ReconnectOption } from './reconnector.js'
 import { ActorSystem } from './system.js'
@@ -87,6 +87,15 @@ export interface ClientOptions extends NetworkOptions {
   /** Reconnect after losing the manager (default on, 100 ms doubling to 5 s); false: fail open calls with `ECLOSED`. */
   reconnect?: ReconnectOption
 }
+
+const CLIENT_OPTIONS = optionNames<ClientOptions>()(...NETWORK_OPTION_NAMES, 'retry', 'reconnect')
+const RETRY_OPTIONS = optionNames<NonNullable<ClientOptions['retry']>>()('attempts', 'delay')
+const RUN_OPTION_NAMES = ['timeout', 'runTimeout', 'assignTimeout', 'priority', 'key', 'signal', 'onProgress'] as const
+const RUN_OPTIONS = optionNames<RunOptions>()(...RUN_OPTION_NAMES)
+const EACH_OPTIONS = optionNames<EachOptions>()(...RUN_OPTION_NAMES, 'concurrency')
+const BROADCAST_OPTION_NAMES = ['timeout', 'min', 'signal'] as const
+const BROADCAST_OPTIONS = optionNames<BroadcastOptions>()(...BROADCAST_OPTION_NAMES)
+const JOB_OPTIONS = optionNames<JobOptions>()(...BROADCAST_OPTION_NAMES, 'workers')
 
 export interface ClientEvents {
   sysmsg: [msg: unknown, fromId: string]
@@ -174,8 +183,8 @@ export class Client extends EventEmitter<ClientEvents> {
    * await client.run('add', [4, 7]) // 11
    */
   static async connect(url: string, options: ClientOptions = {}): Promise<Client> {
-    const o = optionsObject('options', options)
-    const retry = optionsObject('retry', o.retry)
+    const o = knownOptions('Client.connect()', options, CLIENT_OPTIONS)
+    const retry = knownOptions('Client.connect() retry', o.retry, RETRY_OPTIONS)
     const system = new ActorSystem({ ...o, name: 'client' })
     const client = new Client(
       system,
@@ -254,7 +263,7 @@ export class Client extends EventEmitter<ClientEvents> {
   async *each<R = unknown>(name: string, inputs: Iterable<unknown> | AsyncIterable<unknown>, options: EachOptions = {}): AsyncGenerator<EachResult<R>> {
     const iterable = typeof inputs === 'object' && inputs !== null && (Symbol.asyncIterator in inputs || Symbol.iterator in inputs)
     if (!iterable) throw configError('inputs', 'an iterable or async iterable', inputs)
-    const { concurrency, ...runOptions } = options
+    const { concurrency, ...runOptions } = knownOptions('each()', options, EACH_OPTIONS)
     const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
     const group = callGroup(signalOption('signal', runOptions.signal))
     const isAsync = Symbol.asyncIterator in inputs
@@ -393,8 +402,8 @@ export class Client extends EventEmitter<ClientEvents> {
       // checked here, not in job(): a bad job or option rejects the promise, as in every async call
       run: async () => {
         if (typeof Class !== 'function' || typeof Class.prototype?.run !== 'function') throw configError('job', 'a Job subclass with a run(all) method', Class)
-        const o = optionsObject('options', options)
-        const workers = integerOption('workers', o.workers, 0, 0)
+        const { workers: waitFor, ...o } = knownOptions('job()', options, JOB_OPTIONS)
+        const workers = integerOption('workers', waitFor, 0, 0)
         const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
         if (workers > 0) await this.#control({ op: 'awaitPools', count: workers, timeoutMs }, o.signal)
         // the pools file report lines under the job run whose subtask made them, so that each run
@@ -449,7 +458,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.#closing !== undefined) throw new TroupeError('ECLOSED', 'the client is closed')
     if (this.#lostWhy !== undefined) throw new TroupeError('ECLOSED', `lost the manager (reconnect is off): ${this.#lostWhy.message}`, { cause: this.#lostWhy })
     if (typeof name !== 'string' || name.length === 0) throw configError('name', 'a task name', name)
-    const o = options ?? {}
+    const o = knownOptions('run()', options, RUN_OPTIONS)
     const signal = signalOption('signal', o.signal)
     if (signal?.aborted === true) throw new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason })
     const priority = o.priority ?? 0
@@ -620,7 +629,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   // async: a bad option or an unencodable input rejects, never throws (ECONFIG, EPROTO)
   async #broadcast(name: string, input: unknown, options: BroadcastOptions | undefined): Promise<Outcome<unknown>[]> {
-    const o = optionsObject('options', options ?? {})
+    const o = knownOptions('broadcast()', options, BROADCAST_OPTIONS)
     const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
     const min = integerOption('min', o.min, 1, 0)
     const signal = signalOption('signal', o.signal)

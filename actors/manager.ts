@@ -7,11 +7,11 @@ import { EventEmitter } from 'eventemitter3'
 import { debug } from '../lib/debug.js'
 import { Kind, encodeEnvelopeRange, toWireError, type Envelope, type WireError, type WireOutcome } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
-import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
+import { booleanOption, durationOption, integerOption, knownOptions, limitOption, optionNames } from '../lib/options.js'
 import { Broadcasts, fitOutcomes, type CastTarget } from './broadcasts.js'
 import { MANAGER_ACTOR, NODE_ACTOR, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher, type ClientHandle, type Execution, type PoolHandle } from './dispatcher.js'
-import type { NetworkOptions } from './network-options.js'
+import { NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import type { PoolAssignment, PoolCast } from './pool-core.js'
 import { slotRanges, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
@@ -41,6 +41,9 @@ export interface CloseOptions {
   /** Bound on draining in ms (default 30 000); what is left then fails with `ECLOSED`. */
   timeout?: number | undefined
 }
+
+const MANAGER_OPTIONS = optionNames<ManagerOptions>()(...NETWORK_OPTION_NAMES, 'listen', 'queueSize', 'sacredGuarantees', 'coalesce', 'selectWorker', 'maxAttempts')
+export const CLOSE_OPTIONS = optionNames<CloseOptions>()('drain', 'timeout')
 
 /** What `stats()` reports. */
 export interface ManagerStats {
@@ -111,7 +114,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
    * @throws TroupeError `ECONFIG` (bad option, address in use), `EAUTH` (non-loopback without key)
    */
   static async start(options: ManagerOptions): Promise<Manager> {
-    const o = optionsObject('options', options)
+    const o = knownOptions('Manager.start()', options, MANAGER_OPTIONS)
     const urls = typeof o.listen === 'string' ? [o.listen] : o.listen
     if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string')) {
       throw configError('listen', 'a URL or an array of URLs', o.listen)
@@ -216,7 +219,13 @@ export class Manager extends EventEmitter<ManagerEvents> {
    * when they do not reconnect).
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(optionsObject('options', options))
+    let o: CloseOptions
+    try {
+      o = knownOptions('manager.close()', options, CLOSE_OPTIONS)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    this.#closing ??= this.#close(o)
     return this.#closing
   }
 

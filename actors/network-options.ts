@@ -5,7 +5,7 @@
 import type { Clock } from '../lib/clock.js'
 import { configError } from '../lib/errors.js'
 import { resolveKey, type KeyInput } from '../lib/key.js'
-import { booleanOption, durationOption, integerOption, optionsObject, signalOption } from '../lib/options.js'
+import { booleanOption, durationOption, integerOption, optionNames, optionsObject, signalOption } from '../lib/options.js'
 import { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES, type DialOptions, type ListenOptions, type TlsCredentials } from '../transports/index.js'
 
 /** Options of `listen()` and `connect()` on every node. */
@@ -31,6 +31,10 @@ export interface NetworkOptions {
   /** Abort connecting. */
   signal?: AbortSignal | undefined
 }
+
+/** Every name of NetworkOptions, for the option lists of the nodes that extend it. */
+export const NETWORK_OPTION_NAMES = ['key', 'maxFrame', 'heartbeat', 'connectTimeout', 'insecure', 'tls', 'signal'] as const
+export const NETWORK_OPTIONS = optionNames<NetworkOptions>()(...NETWORK_OPTION_NAMES)
 
 const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 const DEFAULT_HEARTBEAT_MS = 5000

@@ -10,10 +10,10 @@ import { systemClock } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { Kind, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError, configError } from '../lib/errors.js'
-import { booleanOption, durationOption, integerOption, limitOption, optionsObject } from '../lib/options.js'
+import { booleanOption, durationOption, integerOption, knownOptions, limitOption, optionNames, optionsObject, pickOptions } from '../lib/options.js'
 import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type SysMsgTarget } from './control.js'
-import { Manager, type CloseOptions, type LocalPoolReports, type ManagerStats } from './manager.js'
-import type { NetworkOptions } from './network-options.js'
+import { CLOSE_OPTIONS, Manager, type CloseOptions, type LocalPoolReports, type ManagerStats } from './manager.js'
+import { NETWORK_OPTIONS, NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { PoolCore, type PoolUpstream } from './pool-core.js'
 import { Reconnector, backoffOption, type ReconnectOption } from './reconnector.js'
@@ -75,6 +75,10 @@ export interface PoolStats {
   connected: boolean
 }
 
+const POOL_OPTIONS = optionNames<WorkerPoolOptions>()(
+  ...NETWORK_OPTION_NAMES, 'manager', 'listen', 'tasks', 'mode', 'workers', 'capacity', 'prioritySlots', 'allowEval',
+  'reconnect', 'taskTimeoutKill', 'queueSize', 'coalesce', 'maxAttempts',
+)
 const DEFAULT_TASK_TIMEOUT_KILL_MS = 1000
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 
@@ -107,7 +111,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
    * const pool = await WorkerPool.start({ manager: 'tcp://mgr:8000', key, tasks: new URL('./tasks.js', import.meta.url) })
    */
   static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
-    const o = optionsObject('options', options)
+    const o = knownOptions('WorkerPool.start()', options, POOL_OPTIONS)
     if ((o.manager === undefined) === (o.listen === undefined)) throw configError('manager / listen', 'exactly one of them (listen for a standalone pool)', { manager: o.manager, listen: o.listen })
     const source = o.tasks
     const isModule = typeof source === 'string' || source instanceof URL
@@ -147,7 +151,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     try {
       if (o.listen !== undefined) {
         const manager = await Manager.start({
-          ...o,
+          ...pickOptions(o, NETWORK_OPTIONS),
           listen: o.listen,
           queueSize: limitOption('queueSize', o.queueSize, 4096),
           coalesce: o.coalesce,
@@ -198,7 +202,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
    * running tasks are aborted.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(optionsObject('options', options))
+    let o: CloseOptions
+    try {
+      o = knownOptions('pool.close()', options, CLOSE_OPTIONS)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    this.#closing ??= this.#close(o)
     return this.#closing
   }
 
