@@ -31,12 +31,12 @@ export class FrameReader {
   }
 
   /**
-   * Feeds one chunk. Whole frames inside it are delivered as ranges of it (no copy).
+   * Feeds the bytes `chunk[0, end)`. Whole frames inside them are delivered as ranges of `chunk`
+   * (no copy).
    * @throws TroupeError `EFRAME` when a length prefix exceeds `maxFrameBytes`.
    */
-  push(chunk: Uint8Array): void {
+  push(chunk: Uint8Array, end = chunk.length): void {
     let pos = 0
-    const end = chunk.length
     while (pos < end) {
       if (this.#partial !== undefined) {
         const want = this.#partial.length - this.#partialFill

@@ -123,8 +123,8 @@ export async function dial(url: string, options: DialOptions, sink: FrameSink): 
       link = dialMemory(address.name)
       break
     case 'tcp': {
-      const { socket, target } = await dialTcp(address.host, address.port, options)
-      link = new StreamLink(socket, target)
+      const { socket, target, reads } = await dialTcp(address.host, address.port, options)
+      link = new StreamLink(socket, target, { reads })
       break
     }
     case 'tls': {
@@ -132,8 +132,8 @@ export async function dial(url: string, options: DialOptions, sink: FrameSink): 
       return openTlsDialed(socket, target, (tlsLink) => openDialed(tlsLink, options, sink))
     }
     case 'unix': {
-      const { socket, target } = await dialUnix(address.path, options)
-      link = new StreamLink(socket, target)
+      const { socket, target, reads } = await dialUnix(address.path, options)
+      link = new StreamLink(socket, target, { reads })
       break
     }
   }

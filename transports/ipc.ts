@@ -4,8 +4,9 @@
  * messages/s here, a raw socketpair ~2.4 M.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { Socket } from 'node:net'
+import { Socket, type SocketConstructorOpts } from 'node:net'
 import { TroupeError } from '../lib/errors.js'
+import { SlabReads } from './slab-reads.js'
 import { StreamLink } from './stream-link.js'
 
 /** The fd of the channel in the child. */
@@ -66,5 +67,9 @@ function spawnFailed(child: ChildProcess): TroupeError {
 
 /** In the child: its end of the channel. */
 export function parentChannel(): StreamLink {
-  return new StreamLink(new Socket({ fd: CHANNEL_FD, readable: true, writable: true }), `ipc://${process.ppid}`)
+  const reads = new SlabReads()
+  // Node's Socket takes `onread` here as it does in connect(); its typings list it only there
+  const options: SocketConstructorOpts & { onread: SlabReads['onread'] } = { fd: CHANNEL_FD, readable: true, writable: true, onread: reads.onread }
+  const socket = new Socket(options).pause()
+  return new StreamLink(socket, `ipc://${process.ppid}`, { reads })
 }

@@ -5,6 +5,7 @@
 import { createConnection, createServer, type NetConnectOpts, type Server, type Socket } from 'node:net'
 import type { Clock } from '../lib/clock.js'
 import { TroupeError } from '../lib/errors.js'
+import type { SlabReads } from './slab-reads.js'
 import { StreamLink } from './stream-link.js'
 
 /** Starts a server; resolves once it listens. Connections become links handed to `accept`. */
@@ -88,6 +89,13 @@ export function dialSocket(
   })
 }
 
-export function connectNet(options: NetConnectOpts): () => Socket {
-  return () => createConnection({ ...options, noDelay: true } as NetConnectOpts)
+/**
+ * Makes a plain socket (tcp://, unix://). With `reads` it reads through them, and is made paused:
+ * reading starts when its link has a listener (StreamLink resumes it).
+ */
+export function connectNet(options: NetConnectOpts, reads?: SlabReads): () => Socket {
+  return () => {
+    if (reads === undefined) return createConnection({ ...options, noDelay: true } as NetConnectOpts)
+    return createConnection({ ...options, noDelay: true, onread: reads.onread } as NetConnectOpts).pause()
+  }
 }

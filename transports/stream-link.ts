@@ -6,6 +6,7 @@ import type { Socket } from 'node:net'
 import { TroupeError, asError } from '../lib/errors.js'
 import { FrameReader, FrameWriter } from './framing.js'
 import { NO_LISTENER, type Link, type LinkEvents } from './link.js'
+import type { SlabReads } from './slab-reads.js'
 
 /** Outbound bytes past which `send()` reports backpressure (frames are still accepted). */
 export const HIGH_WATER_BYTES = 1024 * 1024
@@ -22,6 +23,8 @@ export const PAUSE_READING_BYTES = 64 * 1024 * 1024
 export interface StreamLinkOptions {
   /** Stop reading while more than PAUSE_READING_BYTES is unsent (the accepting side only). */
   pausesReading?: boolean
+  /** The socket was made paused, reading through these (see SlabReads), not through 'data'. */
+  reads?: SlabReads
 }
 
 export class StreamLink implements Link {
@@ -34,12 +37,15 @@ export class StreamLink implements Link {
   #congested = false
   readonly #pauseReadingPastBytes: number
   #readingPaused = false
+  readonly #slabReads: boolean
 
   constructor(socket: Socket, remoteAddress: string, options: StreamLinkOptions = {}) {
     this.#socket = socket
     this.remoteAddress = remoteAddress
     this.#pauseReadingPastBytes = options.pausesReading === true ? PAUSE_READING_BYTES : Number.POSITIVE_INFINITY
     this.#reader = new FrameReader(Number.MAX_SAFE_INTEGER, (buf, start, end) => this.events.frame(buf, start, end))
+    this.#slabReads = options.reads !== undefined
+    if (options.reads !== undefined) options.reads.onChunk = (chunk, end) => this.#onData(chunk, end)
     this.#writer = new FrameWriter(socket, HIGH_WATER_BYTES)
     socket.setNoDelay?.(true)
     socket.on('drain', () => {
@@ -75,7 +81,9 @@ export class StreamLink implements Link {
   set events(events: LinkEvents) {
     const first = this.#events === NO_LISTENER
     this.#events = events
-    if (first) this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    if (!first) return
+    if (this.#slabReads) this.#socket.resume()
+    else this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
   }
 
   get unsentBytes(): number {
@@ -90,10 +98,10 @@ export class StreamLink implements Link {
     this.#reader.maxFrameBytes = bytes
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Uint8Array, end = chunk.length): void {
     if (this.#failure !== undefined) return
     try {
-      this.#reader.push(chunk)
+      this.#reader.push(chunk, end)
     } catch (caught) {
       // an oversize prefix (EFRAME) or a handler bug: this connection ends, nothing escapes
       // the 'data' handler to crash the process

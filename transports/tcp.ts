@@ -2,6 +2,7 @@
 import type { Server } from 'node:net'
 import { TroupeError } from '../lib/errors.js'
 import { connectNet, dialSocket, newServer, serve } from './net-socket.js'
+import { SlabReads } from './slab-reads.js'
 import type { StreamLink } from './stream-link.js'
 import type { DialOptions, ListenOptions } from './transport.js'
 
@@ -50,5 +51,6 @@ export async function listenTcp(host: string, port: number, options: ListenOptio
 
 export function dialTcp(host: string, port: number, options: DialOptions) {
   const target = formatHostPort('tcp', host, port)
-  return dialSocket(connectNet({ host, port }), target, options.clock, options.handshakeTimeoutMs, options.signal).then((socket) => ({ socket, target }))
+  const reads = new SlabReads()
+  return dialSocket(connectNet({ host, port }, reads), target, options.clock, options.handshakeTimeoutMs, options.signal).then((socket) => ({ socket, target, reads }))
 }

@@ -4,6 +4,7 @@ import type { Server } from 'node:net'
 import { systemClock } from '../lib/clock.js'
 import { TroupeError } from '../lib/errors.js'
 import { connectNet, dialSocket, newServer, serve } from './net-socket.js'
+import { SlabReads } from './slab-reads.js'
 import type { StreamLink } from './stream-link.js'
 import type { DialOptions } from './transport.js'
 
@@ -28,5 +29,6 @@ export async function listenUnix(path: string, accept: (link: StreamLink) => voi
 
 export function dialUnix(path: string, options: DialOptions) {
   const target = `unix://${path}`
-  return dialSocket(connectNet({ path }), target, options.clock, options.handshakeTimeoutMs, options.signal).then((socket) => ({ socket, target }))
+  const reads = new SlabReads()
+  return dialSocket(connectNet({ path }, reads), target, options.clock, options.handshakeTimeoutMs, options.signal).then((socket) => ({ socket, target, reads }))
 }
