@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Client, TroupeError, type NetworkOptions } from '../index.js'
+import { MAX_DELAY_MS } from '../lib/clock.js'
 import { enableDebug } from '../lib/debug.js'
 
 /** A mistake on the command line: printed with the command's usage, exit code 2. */
@@ -55,14 +56,29 @@ export const NETWORK_FLAGS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
+  'connect-timeout': { type: 'string' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options
 
-export const NETWORK_USAGE = `  --key-file F     the grid's shared key (default: $TROUPE_KEY_FILE); must be private (chmod 600)
-  --tls-cert F, --tls-key F, --tls-ca F   PEM files for tls:// with certificates
-  --verbose        debug logs (as NODE_DEBUG=troupe)
-  --help           this text`
+/** A usage line: the flag (with its value's name), and what it does. */
+export type FlagRow = readonly [flag: string, what: string]
+
+export const NETWORK_ROWS: readonly FlagRow[] = [
+  ['--key-file F', "the grid's shared key (default: $TROUPE_KEY_FILE); must be private (chmod 600)"],
+  ['--tls-cert F', 'tls:// with certificates: this node\'s certificate (PEM)'],
+  ['--tls-key F', '... its private key (PEM)'],
+  ['--tls-ca F', '... the certificate authority its peers are checked against (PEM)'],
+  ['--connect-timeout MS', 'bound on connecting and the handshake (default 10000; retried until then)'],
+  ['--verbose', 'debug logs (as NODE_DEBUG=troupe)'],
+  ['--help', 'this text'],
+]
+
+/** The flags of a command, one per line, their descriptions in one column. */
+export function flagTable(rows: readonly FlagRow[]): string {
+  const width = Math.max(...rows.map(([flag]) => flag.length))
+  return rows.map(([flag, what]) => `  ${flag.padEnd(width)}  ${what}`).join('\n')
+}
 
 /**
  * A file the command cannot use, as `cannot read in.jsonl: no such file or directory (ENOENT)`
@@ -84,7 +100,7 @@ export const DEFAULT_MANAGER = 'tcp://127.0.0.1:8000'
 export function parse<O extends Options>(argv: string[], options: O, usage: string, io: Io, positionals = 0): Parsed<O> | undefined {
   let parsed: Parsed<O>
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: negativeValuesJoined(argv, options), options, allowPositionals: true, strict: true })
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n\n${usage}`)
   }
@@ -97,23 +113,48 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   return parsed
 }
 
+/**
+ * `--priority -1`: parseArgs takes `-1` for a flag of its own and refuses it. After a flag that
+ * takes a value, a negative number is that value.
+ */
+function negativeValuesJoined(argv: string[], options: Options): string[] {
+  const joined: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--') return joined.concat(argv.slice(i))
+    const next = argv[i + 1]
+    const takesValue = arg.startsWith('--') && options[arg.slice(2)]?.type === 'string'
+    if (takesValue && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`)
+      i++
+    } else joined.push(arg)
+  }
+  return joined
+}
+
 /** The network options the flags (and `TROUPE_KEY_FILE`) describe. */
-export function networkOptions(values: { 'key-file'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: string }): NetworkOptions {
+export function networkOptions(values: { 'key-file'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: string; 'connect-timeout'?: string }): NetworkOptions {
   const keyFile = values['key-file'] ?? (process.env.TROUPE_KEY_FILE || undefined)
   const pem = (file: string | undefined): string | undefined => (file === undefined ? undefined : readFileSync(file, 'utf8'))
   const tls = values['tls-cert'] ?? values['tls-key'] ?? values['tls-ca']
+  const connectTimeout = integerFlag('connect-timeout', values['connect-timeout'], 1, MAX_DELAY_MS)
   return {
     ...(keyFile === undefined ? {} : { key: { file: keyFile } }),
     ...(tls === undefined ? {} : { tls: { cert: pem(values['tls-cert']), key: pem(values['tls-key']), ca: pem(values['tls-ca']) } }),
+    ...(connectTimeout === undefined ? {} : { connectTimeout }),
   }
 }
 
 /**
- * `starting` (a node starting or a client connecting with `network`), its authentication failure
- * naming the key it used, so the operator knows which file to check.
+ * `starting` (a node starting or a client connecting with `network`), its failure explained for
+ * the operator: an authentication failure names the key it used, so they know which file to
+ * check; not reaching `manager` (`ECLOSED`) asks whether one runs there.
  */
-export function explainingAuth<T>(starting: Promise<T>, network: NetworkOptions): Promise<T> {
+export function explained<T>(starting: Promise<T>, network: NetworkOptions, manager?: string): Promise<T> {
   return starting.catch((err: unknown) => {
+    if (err instanceof TroupeError && err.code === 'ECLOSED' && manager !== undefined) {
+      throw new TroupeError('ECLOSED', `${err.message} — is a manager running at ${manager}? (troupe manager --listen URL starts one; --connect-timeout MS waits longer)`, { cause: err })
+    }
     if (!(err instanceof TroupeError) || err.code !== 'EAUTH') throw err
     const key = network.key
     const file = typeof key === 'object' && key !== null && 'file' in key ? String(key.file) : undefined
@@ -191,7 +232,8 @@ export function managerUrl(flag: string | undefined): string {
 
 /** Connects a client without reconnecting: a command should fail, not wait, when the manager is gone. */
 export function connect(manager: string | undefined, network: NetworkOptions): Promise<Client> {
-  return explainingAuth(Client.connect(managerUrl(manager), { ...network, reconnect: false }), network)
+  const url = managerUrl(manager)
+  return explained(Client.connect(url, { ...network, reconnect: false }), network, url)
 }
 
 /** JSON for whatever CBOR brought back: bigints as strings, Maps as objects, Sets as arrays. */

@@ -2,7 +2,7 @@
 import type { JobClass } from '../index.js'
 import { moduleUrl } from '../actors/tasks.js'
 import { MAX_DELAY_MS } from '../lib/clock.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_ROWS, UsageError, connect, flagTable, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 
 const USAGE = `usage: troupe job MODULE#Class [options]
 
@@ -10,10 +10,12 @@ Runs the Job subclass Class exported by MODULE: waits for --workers pools, runs 
 run(all) here, and prints each broadcast's outcome per pool, then every pool's reports.
 Pools must have loaded the same job (their --tasks module exports it).
 
-  --manager URL     default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}
-  --workers N       wait for this many pools first (default 0)
-  --timeout MS      bound on each broadcast and on the wait (default 30000)
-${NETWORK_USAGE}`
+${flagTable([
+  ['--manager URL', `default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}`],
+  ['--workers N', 'wait for this many pools first (default 0)'],
+  ['--timeout MS', 'bound on each broadcast and on the wait (default 30000)'],
+  ...NETWORK_ROWS,
+])}`
 
 export async function jobCommand(argv: string[], io: Io): Promise<number> {
   const args = parse(argv, { ...NETWORK_FLAGS, manager: { type: 'string' }, workers: { type: 'string' }, timeout: { type: 'string' } }, USAGE, io, 1)

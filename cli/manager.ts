@@ -1,18 +1,20 @@
 /** `troupe manager`: runs a manager until a signal or `troupe stop`, then drains. */
 import { Manager } from '../index.js'
-import { NETWORK_FLAGS, NETWORK_USAGE, UsageError, explainingAuth, integerFlag, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { NETWORK_FLAGS, NETWORK_ROWS, UsageError, explained, flagTable, integerFlag, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe manager --listen URL [options]
 
 Queues tasks from clients and routes them to pools.
 
-  --listen URL           where to listen: tcp://0.0.0.0:8000, tls://..., unix:///path (required)
-  --queue-size N         queued tasks beyond which new ones are rejected (default 4096)
-  --coalesce             tasks with the same name and key share one run
-  --sacred-guarantees    higher priority ranges borrow only from the lowest range
-  --max-attempts N       runs of a task before a worker loss fails it (default 3)
-  --insecure             listen off loopback without a key
-${NETWORK_USAGE}`
+${flagTable([
+  ['--listen URL', 'where to listen: tcp://0.0.0.0:8000, tls://..., unix:///path (required)'],
+  ['--queue-size N', 'queued tasks beyond which new ones are rejected (default 4096)'],
+  ['--coalesce', 'tasks with the same name and key share one run'],
+  ['--sacred-guarantees', 'higher priority ranges borrow only from the lowest range'],
+  ['--max-attempts N', 'runs of a task before a worker loss fails it (default 3)'],
+  ['--insecure', 'listen off loopback without a key'],
+  ...NETWORK_ROWS,
+])}`
 
 export async function managerCommand(argv: string[], io: Io): Promise<number> {
   const args = parse(argv, {
@@ -28,7 +30,7 @@ export async function managerCommand(argv: string[], io: Io): Promise<number> {
   const v = args.values
   if (v.listen === undefined) throw new UsageError(`--listen is required\n\n${USAGE}`)
   const network = networkOptions(v)
-  const manager = await explainingAuth(Manager.start({
+  const manager = await explained(Manager.start({
     ...network,
     listen: v.listen,
     queueSize: integerFlag('queue-size', v['queue-size'], 1),

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import { finished } from 'node:stream/promises'
 import type { Client } from '../index.js'
 import { MAX_DELAY_MS } from '../lib/clock.js'
-import { BROKEN_PIPE_EXIT, DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, connect, fileError, integerFlag, isBrokenPipe, networkOptions, parse, toJson, type Io } from './common.js'
+import { BROKEN_PIPE_EXIT, DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_ROWS, UsageError, connect, fileError, flagTable, integerFlag, isBrokenPipe, networkOptions, parse, toJson, type Io } from './common.js'
 import { Progress } from './progress.js'
 
 const USAGE = `usage: troupe run NAME [JSON_INPUT] [options]
@@ -15,13 +15,15 @@ Runs task NAME and prints its result as JSON. With --each, runs one task per lin
 file (each line is the JSON input), writes one JSON result per line in the order they finish,
 and shows progress on stderr.
 
-  --manager URL     default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}
-  --timeout MS      whole life of each task (ECSTO)
-  --priority N      higher runs first (default 0)
-  --each FILE       one task per line of FILE
-  --out FILE        --each: write results here instead of stdout
-  --concurrency N   --each: tasks open at once (default 1024)
-${NETWORK_USAGE}`
+${flagTable([
+  ['--manager URL', `default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}`],
+  ['--timeout MS', 'whole life of each task (ECSTO)'],
+  ['--priority N', 'higher runs first (default 0)'],
+  ['--each FILE', 'one task per line of FILE'],
+  ['--out FILE', '--each: write results here instead of stdout'],
+  ['--concurrency N', '--each: tasks open at once (default 1024)'],
+  ...NETWORK_ROWS,
+])}`
 
 export async function runCommand(argv: string[], io: Io): Promise<number> {
   const args = parse(argv, {
@@ -38,6 +40,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const [name, json] = args.positionals
   if (name === undefined) throw new UsageError(`a task NAME is required\n\n${USAGE}`)
   if (v.each !== undefined && json !== undefined) throw new UsageError('give JSON_INPUT or --each FILE, not both')
+  if (v.each === undefined && (v.out ?? v.concurrency) !== undefined) throw new UsageError(`--${v.out === undefined ? 'concurrency' : 'out'} goes with --each FILE\n\n${USAGE}`)
   const input = json === undefined ? undefined : parseJson(json, 'JSON_INPUT')
   const priority = v.priority === undefined ? undefined : Number(v.priority)
   if (priority !== undefined && !Number.isFinite(priority)) throw new UsageError(`--priority expects a number, got "${v.priority}"`)

@@ -1,17 +1,19 @@
 /** `troupe status`: the manager's pools, capacity, load, queue and rates, as a table or JSON. */
 import type { ManagerStats } from '../index.js'
 import { MAX_DELAY_MS } from '../lib/clock.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, connect, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_ROWS, connect, flagTable, integerFlag, networkOptions, parse, toJson, type Io } from './common.js'
 
 const USAGE = `usage: troupe status [options]
 
 Prints the manager's pools (capacity, load, average run time), its queue, its counters,
 and the rate of finished tasks measured over --interval.
 
-  --manager URL     default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}
-  --interval MS     how long to measure rates (default 500; 0: no rates)
-  --json            print the stats as one JSON object
-${NETWORK_USAGE}`
+${flagTable([
+  ['--manager URL', `default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}`],
+  ['--interval MS', 'how long to measure rates (default 500; 0: no rates)'],
+  ['--json', 'print the stats as one JSON object'],
+  ...NETWORK_ROWS,
+])}`
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const args = parse(argv, { ...NETWORK_FLAGS, manager: { type: 'string' }, interval: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io)

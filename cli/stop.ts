@@ -1,6 +1,6 @@
 /** `troupe stop`: asks a pool or the manager (or everyone) to drain and exit. */
 import type { Client } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, STOP_MESSAGE, UsageError, connect, networkOptions, parse, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_ROWS, STOP_MESSAGE, UsageError, connect, flagTable, networkOptions, parse, type Io } from './common.js'
 
 const USAGE = `usage: troupe stop NODE_ID [options]
        troupe stop --all [options]
@@ -9,9 +9,11 @@ Asks the node NODE_ID (a pool, or the manager; ids are in troupe status), or eve
 to finish what it runs, then exit. Only nodes started by the troupe CLI obey it; it travels
 as a system message, so it needs the grid's key.
 
-  --manager URL     default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}
-  --all             every pool and the manager
-${NETWORK_USAGE}`
+${flagTable([
+  ['--manager URL', `default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}`],
+  ['--all', 'every pool and the manager'],
+  ...NETWORK_ROWS,
+])}`
 
 export async function stopCommand(argv: string[], io: Io): Promise<number> {
   const args = parse(argv, { ...NETWORK_FLAGS, manager: { type: 'string' }, all: { type: 'boolean' } }, USAGE, io, 1)

@@ -1,20 +1,22 @@
 /** `troupe worker`: a pool for a manager, or standalone, until a signal or `troupe stop`. */
 import { WorkerPool, type PoolMode } from '../index.js'
-import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_USAGE, UsageError, explainingAuth, integerFlag, managerUrl, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
+import { DEFAULT_MANAGER, NETWORK_FLAGS, NETWORK_ROWS, UsageError, explained, flagTable, integerFlag, managerUrl, networkOptions, parse, serveUntilStopped, type Io } from './common.js'
 
 const USAGE = `usage: troupe worker (--manager URL | --listen URL) --tasks MODULE [options]
 
 Runs a pool of workers for a manager, or standalone (clients connect to it directly).
 
-  --manager URL       the manager to work for (default: $TROUPE_MANAGER or ${DEFAULT_MANAGER})
-  --listen URL        standalone: where clients connect
-  --tasks MODULE      the task module (a path or a URL) (required)
-  --workers N         processes or threads (default: the number of CPUs)
-  --capacity N        tasks at once (default: --workers)
-  --mode M            process, thread or inline (default process)
-  --allow-eval        run code sent by clients (client.eval)
-  --insecure          standalone: listen off loopback without a key
-${NETWORK_USAGE}`
+${flagTable([
+  ['--manager URL', `the manager to work for (default: $TROUPE_MANAGER or ${DEFAULT_MANAGER})`],
+  ['--listen URL', 'standalone: where clients connect'],
+  ['--tasks MODULE', 'the task module (a path or a URL) (required)'],
+  ['--workers N', 'processes or threads (default: the number of CPUs)'],
+  ['--capacity N', 'tasks at once (default: --workers)'],
+  ['--mode M', 'process, thread or inline (default process)'],
+  ['--allow-eval', 'run code sent by clients (client.eval)'],
+  ['--insecure', 'standalone: listen off loopback without a key'],
+  ...NETWORK_ROWS,
+])}`
 
 export async function workerCommand(argv: string[], io: Io): Promise<number> {
   const args = parse(argv, {
@@ -36,7 +38,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
   if (!['process', 'thread', 'inline'].includes(mode)) throw new UsageError(`--mode is process, thread or inline, not "${mode}"`)
   const network = networkOptions(v)
   const where = v.listen === undefined ? { manager: managerUrl(v.manager) } : { listen: v.listen }
-  const pool = await explainingAuth(WorkerPool.start({
+  const pool = await explained(WorkerPool.start({
     ...network,
     ...where,
     tasks: v.tasks, // a path or a URL, as WorkerPool.start takes it
@@ -45,7 +47,7 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
     capacity: integerFlag('capacity', v.capacity, 1),
     allowEval: v['allow-eval'],
     insecure: v.insecure,
-  }), network)
+  }), network, where.manager)
   io.out(pool.address === undefined ? `pool ${pool.id} working for ${where.manager}` : `pool ${pool.id} listening on ${pool.address}`)
   pool.on('disconnected', (why) => io.out(`lost the manager (${why.message}); reconnecting`))
   pool.on('connected', (manager) => io.out(`joined manager ${manager}`))

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
 import { Client } from '../../index.js'
-import { DEFAULT_MANAGER, managerUrl } from '../../cli/common.js'
+import { DEFAULT_MANAGER, managerUrl, parse, stdio } from '../../cli/common.js'
 import { closed, stopChild } from '../children.js'
 import { deferred, suite, withDeadline } from '../harness.js'
 import { rawServer } from '../raw-server.js'
@@ -98,6 +98,41 @@ t.test("manager + worker + run add '[4,7]' prints 11; --verbose shows the debug 
   const run = await troupe(['run', 'add', '[4,7]', '--manager', address]).done()
   assert.is(run.code, 0, run.err)
   assert.is(run.out, '11\n')
+  const low = await troupe(['run', 'add', '[4,7]', '--priority', '-1', '--manager', address]).done()
+  assert.is(low.code, 0, low.err)
+  assert.is(low.out, '11\n')
+})
+
+t.test('a negative number after a flag that takes a value is its value; elsewhere it is not', () => {
+  const flags = { priority: { type: 'string' }, verbose: { type: 'boolean' } } as const
+  assert.equal({ ...parse(['--priority', '-1.5', 'x'], flags, 'usage', stdio, 1)?.values }, { priority: '-1.5' })
+  assert.equal(parse(['--', '--priority', '-1'], flags, 'usage', stdio, 2)?.positionals, ['--priority', '-1'])
+  assert.throws(() => parse(['--verbose', '-1'], flags, 'usage', stdio, 1), /-1/)
+})
+
+t.test('run: --out and --concurrency without --each are usage errors, before connecting', async () => {
+  const { address, connections } = await nobody()
+  for (const flag of ['--out', '--concurrency']) {
+    const r = await troupe(['run', 'add', '[1,2]', flag, '2', '--manager', address]).done()
+    assert.is(r.code, 2, r.err)
+    assert.ok(r.err.includes(`${flag} goes with --each`), r.err)
+  }
+  assert.is(connections(), 0)
+})
+
+t.test('a manager nobody answers for: run and worker fail after --connect-timeout, asking whether one runs there', async () => {
+  const { address, connections } = await nobody()
+  const started = performance.now()
+  const [run, worker] = await Promise.all([
+    troupe(['run', 'add', '[1,2]', '--manager', address, '--connect-timeout', '300']).done(),
+    troupe(['worker', '--manager', address, '--tasks', TASKS, '--mode', 'inline', '--connect-timeout', '300']).done(),
+  ])
+  for (const r of [run, worker]) {
+    assert.is(r.code, 1, r.err)
+    assert.ok(r.err.includes(`ECLOSED`) && r.err.includes(`is a manager running at ${address}?`), r.err)
+  }
+  assert.ok(connections() >= 2, 'both tried')
+  assert.ok(performance.now() - started < 8000, 'well before the default connectTimeout of 10 s')
 })
 
 t.test('run --each over 1 000 lines writes 1 000 results and its progress ends at 100 %', async () => {
@@ -303,6 +338,10 @@ t.test('keygen, --help on every command, unknown flags exit 2', async () => {
     const help = await troupe([command, '--help']).done()
     assert.is(help.code, 0, command)
     assert.match(help.out, new RegExp(`usage: troupe ${command}`))
+    // every flag's description starts in the same column
+    const columns = [...help.out.matchAll(/^ {2}(--\S+(?: [A-Z_]+)?) +(?=\S)/gm)].map((m) => m[0].length)
+    assert.is(new Set(columns).size <= 1, true, `${command}: descriptions at columns ${columns.join(', ')}`)
+    if (!['keygen', 'demo'].includes(command)) assert.ok(help.out.includes('--connect-timeout MS'), command)
   }
   const unknown = await troupe(['manager', '--listen', 'tcp://127.0.0.1:0', '--bogus']).done()
   assert.is(unknown.code, 2)
