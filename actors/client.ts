@@ -14,105 +14,26 @@ import { TroupeError, asError, configError, isErrorCode } from '../lib/errors.js
 import { IdTable } from '../lib/id-table.js'
 import { AbortWatch } from '../lib/abort-watch.js'
 import { PendingAsks } from '../lib/pending.js'
-import { durationOption, integerOption, knownOptions, optionNames, signalOption } from '../lib/options.js'
+import { durationOption, integerOption, knownOptions, signalOption } from '../lib/options.js'
 import { RingBuffer } from '../lib/ring.js'
+import { runJob, type JobHost } from './client-job.js'
+import {
+  BROADCAST_OPTIONS, CLIENT_OPTIONS, DEFAULT_BROADCAST_TIMEOUT_MS, DEFAULT_EACH_CONCURRENCY, EACH_OPTIONS, RETRY_OPTIONS, RUN_OPTIONS,
+  type AnyTask, type BroadcastOptions, type ClientOptions, type EachOptions, type EachResult, type JobOptions, type JobResult, type RunOptions, type TypedClient,
+} from './client-options.js'
 import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
-import type { Everyone, Job, JobClass, Outcome, ReportLine } from './job.js'
+import { callGroup, each } from './each.js'
+import type { Job, JobClass, Outcome } from './job.js'
 import type { ManagerStats } from './manager.js'
-import { NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
-import { Reconnector, type ReconnectOption } from './reconnector.js'
+import { Reconnector } from './reconnector.js'
 import { ActorSystem } from './system.js'
-import { EVAL_TASK, JOB_METHOD_SEPARATOR, JOB_REPORTS_SUFFIX, JOB_RUN_SEPARATOR, type TaskContext } from './tasks.js'
-
-/** Options of one call (API.md §4). */
-export interface RunOptions {
-  /** Whole life of the call, in ms, on the client's clock → `ECSTO`. */
-  timeout?: number | undefined
-  /** Running time on a worker, in ms → `ETO` (the task's signal aborts). */
-  runTimeout?: number | undefined
-  /** Waiting time for a worker, in ms → `EATO`. */
-  assignTimeout?: number | undefined
-  /** Higher runs first (default 0); equal priorities run in order. */
-  priority?: number | undefined
-  /** Coalescing key (with a manager started with `coalesce: true`). */
-  key?: string | undefined
-  /** Aborting it rejects the call with `EABORT` and stops the task. */
-  signal?: AbortSignal | undefined
-  /** Called with each `ctx.progress(value)` of the task. */
-  onProgress?: ((value: number) => void) | undefined
-}
-
-/** Options of `each()`: how many tasks may be open at once (default 1024). */
-export interface EachOptions extends RunOptions {
-  concurrency?: number | undefined
-}
-
-/** One outcome of `each()`, in the order tasks finish. */
-export type EachResult<R> = { index: number; ok: true; value: R } | { index: number; ok: false; error: TroupeError }
-
-/** Options of `broadcast()` and of each broadcast of a job. */
-export interface BroadcastOptions {
-  /** Bound on each broadcast in ms: a pool that has not answered gets an `ETO` outcome (default 30 000). */
-  timeout?: number | undefined
-  /** Fewest pools to broadcast to, else `EATO` (default 1). */
-  min?: number | undefined
-  /** Aborting it rejects with `EABORT`. */
-  signal?: AbortSignal | undefined
-}
-
-/** Options of `job()`. */
-export interface JobOptions extends BroadcastOptions {
-  /** Wait until this many pools are connected before `run` (D::P `n_workers`; default 0), within `timeout`. */
-  workers?: number | undefined
-}
-
-/** What `client.job(J).run()` resolves with. */
-export interface JobResult<V> {
-  /** What `run(all)` returned. */
-  value: V
-  /** Every broadcast's outcomes, in call order. */
-  outcomes: Outcome<unknown>[][]
-  /**
-   * Every pool's `this.report()` lines, sorted by time. A pool whose lines could not be brought
-   * back (`EFRAME`: they did not fit maxFrame; `ETO`, `EWORKERLOST`) has one line saying so instead.
-   */
-  reports: { worker: string; time: number; message: string }[]
-}
-
-/** Options of `Client.connect()`. */
-export interface ClientOptions extends NetworkOptions {
-  /** Retries of a task rejected by a full queue, waiting (1 + ln(attempt)) × `delay` ms (default 10 × 100 ms). */
-  retry?: { attempts?: number | undefined; delay?: number | undefined } | undefined
-  /** Reconnect after losing the manager (default on, 100 ms doubling to 5 s); false: fail open calls with `ECLOSED`. */
-  reconnect?: ReconnectOption
-}
-
-const CLIENT_OPTIONS = optionNames<ClientOptions>()(...NETWORK_OPTION_NAMES, 'retry', 'reconnect')
-const RETRY_OPTIONS = optionNames<NonNullable<ClientOptions['retry']>>()('attempts', 'delay')
-const RUN_OPTION_NAMES = ['timeout', 'runTimeout', 'assignTimeout', 'priority', 'key', 'signal', 'onProgress'] as const
-const RUN_OPTIONS = optionNames<RunOptions>()(...RUN_OPTION_NAMES)
-const EACH_OPTIONS = optionNames<EachOptions>()(...RUN_OPTION_NAMES, 'concurrency')
-const BROADCAST_OPTION_NAMES = ['timeout', 'min', 'signal'] as const
-const BROADCAST_OPTIONS = optionNames<BroadcastOptions>()(...BROADCAST_OPTION_NAMES)
-const JOB_OPTIONS = optionNames<JobOptions>()(...BROADCAST_OPTION_NAMES, 'workers')
+import { EVAL_TASK, type TaskContext } from './tasks.js'
 
 export interface ClientEvents {
   sysmsg: [msg: unknown, fromId: string]
   connected: []
   disconnected: [why: TroupeError]
-}
-
-// A task module's functions, as the client sees them.
-type AnyTask = (input: never, ctx: TaskContext) => unknown
-type Input<F> = F extends (input: infer I, ...rest: never[]) => unknown ? I : never
-type Output<F> = F extends (...args: never[]) => infer O ? Awaited<O> : never
-
-/** `client.typed<typeof tasks>()`: the same calls, checked against a task module's types. */
-export interface TypedClient<T extends Record<string, AnyTask>> {
-  run<K extends keyof T & string>(name: K, input: Input<T[K]>, options?: RunOptions): Promise<Output<T[K]>>
-  all<K extends keyof T & string>(name: K, inputs: readonly Input<T[K]>[], options?: RunOptions): Promise<Output<T[K]>[]>
-  each<K extends keyof T & string>(name: K, inputs: Iterable<Input<T[K]>> | AsyncIterable<Input<T[K]>>, options?: EachOptions): AsyncIterable<EachResult<Output<T[K]>>>
 }
 
 interface Call {
@@ -135,13 +56,11 @@ interface Call {
   sent: boolean
 }
 
-const DEFAULT_BROADCAST_TIMEOUT_MS = 30_000
 /** How long past its timeout a broadcast may take to come back (the manager's answer is on its way). */
 const BROADCAST_GRACE_MS = 5000
 
 const DEFAULT_RETRY_ATTEMPTS = 10
 const DEFAULT_RETRY_DELAY_MS = 100
-const DEFAULT_EACH_CONCURRENCY = 1024
 /** Ids of settled calls the outbox may hold beyond the number of open calls before it is swept. */
 const OUTBOX_SLACK = 64
 
@@ -254,105 +173,17 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /**
    * Runs one task per input and yields each outcome as it finishes, with its input's index.
-   * At most `concurrency` tasks are open or finished but not yet taken, so memory stays bounded
-   * and a slow loop body holds back the input; leaving the loop early cancels the rest and closes
-   * the input. Once the signal aborts or the client closes, no more input is pulled: the outcomes
-   * of inputs already pulled are yielded, then the loop throws that `EABORT`/`ECLOSED` unless the
-   * input had run out. An input that throws ends the loop with its error.
+   * At most `concurrency` tasks are open or finished but not yet taken; leaving the loop early
+   * cancels the rest and closes the input. Once the signal aborts or the client closes, the
+   * outcomes of the inputs already received are yielded, then the loop throws that
+   * `EABORT`/`ECLOSED` (see actors/each.ts).
    */
   async *each<R = unknown>(name: string, inputs: Iterable<unknown> | AsyncIterable<unknown>, options: EachOptions = {}): AsyncGenerator<EachResult<R>> {
     const iterable = typeof inputs === 'object' && inputs !== null && (Symbol.asyncIterator in inputs || Symbol.iterator in inputs)
     if (!iterable) throw configError('inputs', 'an iterable or async iterable', inputs)
     const { concurrency, ...runOptions } = knownOptions('each()', options, EACH_OPTIONS)
     const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
-    const group = callGroup(signalOption('signal', runOptions.signal))
-    const isAsync = Symbol.asyncIterator in inputs
-    const source = (isAsync ? inputs[Symbol.asyncIterator]() : (inputs as Iterable<unknown>)[Symbol.iterator]()) as Iterator<unknown> | AsyncIterator<unknown>
-    // outcomes not yet yielded; with the open calls never more than `window` in all
-    const held = new RingBuffer<EachResult<R>>()
-    let open = 0
-    let index = 0
-    let ended = false // the input ran out or threw: there is nothing to close
-    // set by the first EABORT of the caller's signal or ECLOSED: every later call would fail at
-    // once the same way, so pulling on would spin through an endless input without yielding
-    let stopped: TroupeError | undefined
-    // an async input has at most one next() pending, raced against the open calls: a finished
-    // outcome must not wait for the next input (a loop that feeds its own input would deadlock).
-    // Its answer is kept as a function that returns or throws it, so take() reads it as a sync next()
-    let pulling = false
-    let pulled: (() => IteratorResult<unknown>) | undefined
-    let wake: (() => void) | undefined
-
-    const finish = (outcome: EachResult<R>): void => {
-      open--
-      held.push(outcome)
-      wake?.()
-    }
-    const answered = (next: () => IteratorResult<unknown>): void => {
-      pulled = next
-      wake?.()
-    }
-    const pull = (): void => {
-      pulling = true
-      new Promise<IteratorResult<unknown>>((resolve) => resolve(source.next())).then(
-        (result) => answered(() => result),
-        (err: unknown) => answered(() => {
-          throw err
-        }),
-      )
-    }
-    // starts the input's next value, or notes that it ran out; an input that threw is not closed
-    // (the iterator protocol calls return() only on one that is still going)
-    const take = (next: () => IteratorResult<unknown>): void => {
-      let result: IteratorResult<unknown>
-      try {
-        result = next()
-        if (result.done === true) ended = true
-      } catch (err) {
-        ended = true
-        throw err
-      }
-      if (ended || stopped !== undefined) return
-      const at = index++
-      open++
-      this.run<R>(name, result.value, { ...runOptions, signal: group.signal }).then(
-        (value) => finish({ index: at, ok: true, value }),
-        (error: TroupeError) => {
-          if ((error.code === 'EABORT' && group.signal.aborted) || error.code === 'ECLOSED') stopped ??= error
-          finish({ index: at, ok: false, error })
-        },
-      )
-    }
-
-    try {
-      for (;;) {
-        // fill the window: a sync input at once, an async one a next() at a time
-        while (!ended && stopped === undefined && !pulling && open + held.length < window) {
-          if (isAsync) pull()
-          else take(() => (source as Iterator<unknown>).next())
-        }
-        if (pulled !== undefined) {
-          const next = pulled
-          pulled = undefined
-          pulling = false
-          take(next)
-          continue
-        }
-        const outcome = held.shift()
-        if (outcome !== undefined) {
-          yield outcome
-          continue
-        }
-        if (open === 0 && ended) return
-        // a next() still pending is not waited for: it may never settle
-        if (open === 0 && stopped !== undefined) throw stopped
-        await new Promise<void>((resolve) => (wake = resolve))
-        wake = undefined
-      }
-    } finally {
-      group.end(new TroupeError('EABORT', 'the each() loop ended early'))
-      if (!ended) closeInput(source)
-    }
+    yield* each(inputs, window, signalOption('signal', runOptions.signal), (input, signal) => this.run<R>(name, input, { ...runOptions, signal }))
   }
 
   /** Runs `fn` on a pool started with `allowEval` (its source is sent; it must be self-contained). */
@@ -398,47 +229,14 @@ export class Client extends EventEmitter<ClientEvents> {
    * const { value, reports } = await client.job(Survey, { workers: 3 }).run()
    */
   job<J extends Job>(Class: JobClass<J>, options?: JobOptions): { run(): Promise<JobResult<Awaited<ReturnType<J['run']>>>> } {
-    return {
-      // checked here, not in job(): a bad job or option rejects the promise, as in every async call
-      run: async () => {
-        if (typeof Class !== 'function' || typeof Class.prototype?.run !== 'function') throw configError('job', 'a Job subclass with a run(all) method', Class)
-        const { workers: waitFor, ...o } = knownOptions('job()', options, JOB_OPTIONS)
-        const workers = integerOption('workers', waitFor, 0, 0)
-        const timeoutMs = durationOption('timeout', o.timeout) ?? DEFAULT_BROADCAST_TIMEOUT_MS
-        if (workers > 0) await this.#control({ op: 'awaitPools', count: workers, timeoutMs }, o.signal)
-        // the pools file report lines under the job run whose subtask made them, so that each run
-        // collects its own, even while other runs of the job overlap it
-        const jobRun = `${this.id}.${this.#nextJobRun++}`
-        const named = (what: string): string => `${Class.name}${what}${JOB_RUN_SEPARATOR}${jobRun}`
-        const collectReports = (): Promise<Outcome<unknown>[]> => this.#broadcast(named(JOB_REPORTS_SUFFIX), null, { ...o, min: 0 })
-        const outcomes: Outcome<unknown>[][] = []
-        const all = new Proxy({}, {
-          get: (_, method) => {
-            if (typeof method !== 'string' || !method.startsWith('__')) return undefined
-            return async (...args: unknown[]) => {
-              const slot = outcomes.push([]) - 1 // in call order, even for broadcasts made at once
-              const gathered = await this.#broadcast(named(`${JOB_METHOD_SEPARATOR}${method}`), args, o)
-              outcomes[slot] = gathered
-              return gathered
-            }
-          },
-        }) as Everyone<J>
-        const job = new (Class as unknown as new () => J)()
-        const run = job.run as unknown as (all: Everyone<J>) => unknown
-        let value: Awaited<ReturnType<J['run']>>
-        try {
-          value = (await run.call(job, all)) as Awaited<ReturnType<J['run']>>
-        } catch (err) {
-          // a failed run's lines are taken off the pools all the same: left there, they would
-          // crowd later runs' lines out of each instance's bounded store
-          await collectReports().catch(() => {})
-          throw err
-        }
-        const reports = (await collectReports()).flatMap((c) => reportLines(c, Date.now()))
-        reports.sort((a, b) => a.time - b.time)
-        return { value, outcomes, reports }
-      },
-    }
+    // checked in run(), not here: a bad job or option rejects the promise, as in every async call
+    return { run: () => runJob(Class, options, this.#jobHost) }
+  }
+
+  readonly #jobHost: JobHost = {
+    nextJobRun: () => `${this.id}.${this.#nextJobRun++}`,
+    awaitPools: (count, timeoutMs, signal) => this.#control({ op: 'awaitPools', count, timeoutMs }, signal),
+    broadcast: (name, input, options) => this.#broadcast(name, input, options),
   }
 
   /** Closes the connection; calls still open reject with `ECLOSED`. */
@@ -664,14 +462,6 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 }
 
-/** A pool's report lines, or one line telling why they are lost (none from a pool without the job). */
-function reportLines(collected: Outcome<unknown>, now: number): JobResult<unknown>['reports'] {
-  const { worker } = collected
-  if (collected.ok) return (collected.value as ReportLine[]).map((line) => ({ worker, ...line }))
-  if (collected.error.remoteCode === 'ENOTASK') return []
-  return [{ worker, time: now, message: `report lines lost: ${collected.error.remoteCode ?? collected.error.code}: ${collected.error.message}` }]
-}
-
 /** A pool's answer as the caller sees it: the result decoded, or the error rebuilt. */
 function toOutcome(w: WireOutcome): Outcome<unknown> {
   if (!w.ok) return { worker: w.worker, ok: false, error: fromWireError(w.err) }
@@ -679,36 +469,5 @@ function toOutcome(w: WireOutcome): Outcome<unknown> {
     return { worker: w.worker, ok: true, value: decodeValue(w.body), ms: w.ms }
   } catch (err) {
     return { worker: w.worker, ok: false, error: err as TroupeError }
-  }
-}
-
-/**
- * Closes an input `each()` left before its end, so that a generator's `finally` runs and a stream
- * closes. Not awaited: return() waits behind a next() still pending, which may never settle, and
- * the loop has already ended, so its failure has nobody to go to.
- */
-function closeInput(source: Iterator<unknown> | AsyncIterator<unknown>): void {
-  try {
-    Promise.resolve(source.return?.()).catch(() => {})
-  } catch {
-    // a sync iterator's return() threw: as above
-  }
-}
-
-/**
- * The signal shared by the calls of `all()` and `each()`: it aborts with `outer` (at once when
- * `outer` already has, so nothing is sent) and on `end()`.
- */
-function callGroup(outer: AbortSignal | undefined): { signal: AbortSignal; end(reason: TroupeError): void } {
-  const group = new AbortController()
-  const forward = (): void => group.abort(outer?.reason)
-  if (outer?.aborted === true) forward()
-  else outer?.addEventListener('abort', forward, { once: true })
-  return {
-    signal: group.signal,
-    end(reason) {
-      group.abort(reason)
-      outer?.removeEventListener('abort', forward)
-    },
   }
 }
