@@ -3,8 +3,8 @@
  *
  * `FrameReader` cuts a stream into frames whatever the chunking (a frame split at any byte,
  * a thousand frames in one chunk), refusing a length over the limit before allocating for it.
- * `FrameWriter` batches: every frame queued within one turn of the event loop, or up to
- * FLUSH_BYTES, goes out in one write, and it tracks the socket's own buffer for backpressure.
+ * `FrameWriter` batches: every frame queued within one microtask, or up to FLUSH_BYTES, goes
+ * out in one write, and it tracks the socket's own buffer for backpressure.
  *
  * Frames travel as byte ranges (`buf`, `start`, `end`) rather than views: a view costs ~50 ns
  * and 96 bytes, and there would be one per frame on each side (bench ask.tcp.c256).
@@ -85,7 +85,7 @@ export interface ByteStream {
   readonly writableLength: number
 }
 
-// A batch is written at once, before the end of the turn, past FLUSH_BYTES (the nats.js
+// A batch is written at once, before the end of the microtask, past FLUSH_BYTES (the nats.js
 // client's threshold) or FLUSH_FRAMES. The frame bound splits a burst of small frames into a
 // few writes, so the peer starts on the first part while this side still builds the rest:
 // bench `ask.tcp.c256` measured ~300 k/s with whole-window writes, ~490 k/s at 64 frames
@@ -102,14 +102,13 @@ const SOCKET_BUFFER_BYTES = 1024 * 1024
 export class FrameWriter {
   readonly #stream: ByteStream
   readonly #highWaterBytes: number
-  // Frames waiting for the end of the turn, as ranges in three parallel arrays reused from
+  // Frames waiting for the end of the microtask, as ranges in three parallel arrays reused from
   // batch to batch; bounded by FLUSH_FRAMES and FLUSH_BYTES (flushed when reached).
   readonly #bufs: Uint8Array[] = []
   readonly #starts: number[] = []
   readonly #ends: number[] = []
   #queuedFrames = 0
   #queuedBytes = 0
-  /** In `writersToFlush` for the end of this turn. */
   #scheduled = false
   #closed = false
   // written chunks waiting for the socket to drain (see SOCKET_BUFFER_BYTES)
@@ -128,8 +127,8 @@ export class FrameWriter {
 
   /**
    * Queues the frame in bytes [start, end) of `buf`, which must not change until it is written
-   * (the end of this turn of the event loop at the latest). False once past the high-water mark
-   * (the frame is still sent).
+   * (the end of the microtask at the latest). False once past the high-water mark (the frame is
+   * still sent).
    */
   push(buf: Uint8Array, start = 0, end = buf.length): boolean {
     if (this.#closed) return false
@@ -150,19 +149,14 @@ export class FrameWriter {
     if (this.#queuedBytes >= FLUSH_BYTES || this.#queuedFrames >= FLUSH_FRAMES) this.flush()
     else if (!this.#scheduled) {
       this.#scheduled = true
-      flushAtTurnEnd(this)
+      queueMicrotask(this.flush)
     }
     return this.pendingBytes < this.#highWaterBytes
   }
 
-  /** At the end of the turn: writes what is queued. */
-  flushTurn(): void {
+  /** Writes every queued frame in one chunk. Bound once so it can be queued as a microtask. */
+  readonly flush = (): void => {
     this.#scheduled = false
-    this.flush()
-  }
-
-  /** Writes every queued frame in one chunk. */
-  flush(): void {
     const count = this.#queuedFrames
     if (count === 0 || this.#closed) return
     const out = Buffer.allocUnsafe(this.#queuedBytes)
@@ -218,31 +212,6 @@ export class FrameWriter {
 }
 
 const EMPTY = new Uint8Array(0)
-
-// Writers holding frames for the end of this turn of the event loop, each once. They are written
-// in the check phase (setImmediate), after every I/O callback of the turn has run, rather than at
-// the end of each callback's microtasks: a process answering several connections in one turn
-// then writes all its answers back to back, and a peer reading them wakes once rather than once
-// per answer. Redis writes its replies before it sleeps for the same reason. Measured with four
-// pools in one process (bench broadcast.tcp.4): the manager slept 3.8 times per broadcast before,
-// 2.8 after, and the broadcast's p50 fell from 1.9× to 1.6× a task's; c1 round trips are unchanged.
-let writersToFlush: FrameWriter[] = []
-let turnEndScheduled = false
-
-function flushAtTurnEnd(writer: FrameWriter): void {
-  writersToFlush.push(writer)
-  if (!turnEndScheduled) {
-    turnEndScheduled = true
-    setImmediate(flushWriters)
-  }
-}
-
-function flushWriters(): void {
-  turnEndScheduled = false
-  const writers = writersToFlush
-  writersToFlush = []
-  for (const writer of writers) writer.flushTurn()
-}
 
 function writeLength(b: Uint8Array, at: number, n: number): void {
   b[at] = n >>> 24
