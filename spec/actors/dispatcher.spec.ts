@@ -3,7 +3,9 @@
  * manual clock, so the order of assignments and the moment of each answer are exact.
  */
 import * as assert from 'uvu/assert'
-import { Dispatcher, type ClientHandle, type Execution, type PoolHandle, type SubmitOptions } from '../../actors/dispatcher.js'
+import { Dispatcher } from '../../actors/dispatcher.js'
+import type { ClientHandle, Execution, SubmitOptions } from '../../actors/execution.js'
+import type { PoolHandle } from '../../actors/pool-entry.js'
 import type { SelectWorker } from '../../actors/routing.js'
 import { EVAL_TASK } from '../../actors/tasks.js'
 import { ManualClock } from '../../lib/clock.js'
