@@ -11,7 +11,7 @@ import { booleanOption, durationOption, integerOption, knownOptions, limitOption
 import { Broadcasts, fitOutcomes, type CastTarget } from './broadcasts.js'
 import { MANAGER_ACTOR, NODE_ACTOR, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher } from './dispatcher.js'
-import type { ClientHandle, Execution } from './execution.js'
+import { ClientLink, PoolLink, type PeerLinks } from './manager-links.js'
 import { NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import type { PoolAssignment, PoolCast } from './pool-core.js'
@@ -454,84 +454,3 @@ function fitsFrame(peer: Peer, env: Envelope): boolean {
 
 /** Bound on each recipient's acknowledgement of a system message. */
 const SYSMSG_TIMEOUT_MS = 10_000
-
-interface PeerLinks {
-  client?: ClientLink
-  pool?: PoolLink
-}
-
-/** A connected client, as the dispatcher answers it. */
-class ClientLink implements ClientHandle {
-  readonly #peer: Peer
-
-  constructor(peer: Peer) {
-    this.#peer = peer
-  }
-
-  get id(): string {
-    return this.#peer.id
-  }
-
-  done(taskId: number, body: Uint8Array, ms: number): void {
-    this.#peer.sendOutcome({ k: Kind.Done, id: taskId, body, ms })
-  }
-
-  failed(taskId: number, err: WireError): void {
-    this.#peer.sendOutcome({ k: Kind.Failed, id: taskId, err })
-  }
-
-  /**
-   * Progress is advisory: dropped while the client's connection is congested (over 1 MiB waits
-   * to be sent), or a task that reports in a loop to a client that does not read would grow
-   * what we hold for it without bound. Results are never dropped.
-   */
-  progress(taskId: number, value: number): void {
-    if (!this.#peer.congested) this.#peer.send({ k: Kind.Progress, id: taskId, value })
-  }
-}
-
-/** A joined pool, as the dispatcher and broadcasts reach it. */
-class PoolLink implements PoolHandle, CastTarget {
-  readonly #peer: Peer
-  readonly #failed: (pool: PoolLink, id: number, err: WireError) => void
-
-  constructor(peer: Peer, failed: (pool: PoolLink, id: number, err: WireError) => void) {
-    this.#peer = peer
-    this.#failed = failed
-  }
-
-  get id(): string {
-    return this.#peer.id
-  }
-
-  assign(id: number, run: Execution): void {
-    try {
-      this.#peer.send({ k: Kind.Assign, id, name: run.name, body: run.body, priority: run.priority, attempt: run.attempts, runTimeoutMs: run.runTimeoutMs })
-    } catch (err) {
-      // EFRAME: this assignment cannot reach the pool. Reported on a later turn: the
-      // dispatcher is in the middle of assigning and must not be re-entered.
-      queueMicrotask(() => this.#failed(this, id, toWireError(err as TroupeError)))
-    }
-  }
-
-  revoke(id: number): void {
-    this.#peer.send({ k: Kind.Revoke, id })
-  }
-
-  /**
-   * Bounded: a pool that reads nothing would otherwise be owed every broadcast's input (1024
-   * broadcasts in flight, each up to maxFrame).
-   * @throws TroupeError `EMAILBOX`, `EFRAME`
-   */
-  cast(id: number, name: string, body: Uint8Array, timeoutMs: number): void {
-    this.#peer.sendBounded({ k: Kind.Cast, id, name, body, timeoutMs })
-  }
-
-  release(id: number, name: string): void {
-    this.#peer.send({ k: Kind.Release, id, name })
-  }
-
-  revokeCast(id: number): void {
-    this.#peer.send({ k: Kind.CastRevoke, id })
-  }
-}
