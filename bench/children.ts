@@ -1,7 +1,6 @@
 /**
- * Starts bench servers in processes of their own, and stops them by pid: those of a figure once
- * it is measured (an idle server still collects its garbage, on the cores the next figure
- * measures), the rest when the bench ends.
+ * Starts bench servers in processes of their own, and stops them by pid once the figure that
+ * started them is measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'

@@ -5,8 +5,17 @@
  * same run. Each figure checks its own answers before timing (a wrong echo aborts the run).
  * FILTER is a substring or regular expression over figure names; the baselines the selected
  * figures need run too. `--json` prints one JSON line per figure.
+ *
+ * Each figure runs in a process of its own (this file, with `--figure NAME`), which starts the
+ * servers it needs and stops them: measured in one process, a figure inherited the heap V8 had
+ * shaped for the ones before it. After ask.inproc's 14 M asks, ask.mem.c256 and later
+ * ask.tcp.c256 fell into a state where a scavenge every ~17 ms took ~5 ms and promoted ~3 MB
+ * (half the rate, a 7-10 ms p99) in about half of the runs, and never when run alone.
  */
+import { spawn } from 'node:child_process'
 import { cpus } from 'node:os'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { askInProcess, askOverMemory, askOverTcp } from './actors.js'
 import { startServer, stopServers } from './children.js'
@@ -16,20 +25,27 @@ import { functionCall, socketpairEcho, tcpEcho } from './raw.js'
 import { processPool, queuedMemory, taskOverMemory, taskOverTcp, tcpGrid } from './grid.js'
 import { broadcastOverMemory, broadcastOverTcp } from './broadcast.js'
 
+interface Measured {
+  opsPerS: number
+  p50: number
+  p99: number
+  rssMb?: number
+}
+
 interface Spec {
   name: string
   baseline: string | null
-  /** Figures naming the same servers share them; they are stopped once the last has run. */
-  servers?: string
   /** Also report p50 ÷ the baseline's p50 (`p50_ratio`). */
   p50Ratio?: true
-  run(loop: (concurrency: number) => LoopOptions): Promise<{ opsPerS: number; p50: number; p99: number; rssMb?: number }>
+  run(loop: (concurrency: number) => LoopOptions): Promise<Measured>
 }
 
 const { values, positionals } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     duration: { type: 'string', default: '2000' },
+    // internal: measure this one figure here and print it as a JSON line
+    figure: { type: 'string' },
   },
   allowPositionals: true,
 })
@@ -37,26 +53,19 @@ const durationMs = Number(values.duration)
 const warmupMs = Math.min(1000, durationMs / 2)
 const loop = (concurrency: number): LoopOptions => ({ concurrency, durationMs, warmupMs })
 
-// servers in other processes, started on first use and shared by the figures naming them
-const servers = new Map<string, Promise<string>>()
-const shared = (name: string, start: () => Promise<string>): Promise<string> => {
-  if (!servers.has(name)) servers.set(name, start())
-  return servers.get(name) as Promise<string>
-}
-const server = (name: string): Promise<string> => shared(name, () => startServer(name).then((s) => s.address))
-const grid = (): Promise<string> => shared('grid', tcpGrid)
+const server = (name: string): Promise<string> => startServer(name).then((s) => s.address)
 
 const specs: Spec[] = [
   { name: 'call.inproc.c256', baseline: null, run: (l) => functionCall(l(256)) },
   { name: 'ask.inproc.c256', baseline: 'call.inproc.c256', run: (l) => askInProcess(l(256)) },
   { name: 'ask.mem.c256', baseline: 'call.inproc.c256', run: (l) => askOverMemory(l(256)) },
-  { name: 'tcp.echo.c1', baseline: null, servers: 'tcp-echo.ts', run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 1, l(1)) },
-  { name: 'tcp.echo.c256', baseline: null, servers: 'tcp-echo.ts', run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
+  { name: 'tcp.echo.c1', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 1, l(1)) },
+  { name: 'tcp.echo.c256', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
   { name: 'pair.echo.c256', baseline: null, run: (l) => socketpairEcho(askFrameBytes(), 256, l(256)) },
-  { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', servers: 'actor-server.ts', run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
-  { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', servers: 'actor-server.ts', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
-  { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', servers: 'grid', run: async (l) => taskOverTcp(await grid(), l(1)) },
-  { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', servers: 'grid', run: async (l) => taskOverTcp(await grid(), l(256)) },
+  { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
+  { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
+  { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => taskOverTcp(await tcpGrid(), l(1)) },
+  { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => taskOverTcp(await tcpGrid(), l(256)) },
   { name: 'task.mem.c256', baseline: 'call.inproc.c256', run: (l) => taskOverMemory(l(256)) },
   { name: 'task.process.c256', baseline: 'pair.echo.c256', run: (l) => processPool(l(256)) },
   { name: 'broadcast.mem.8', baseline: null, run: (l) => broadcastOverMemory(8, l(1)) },
@@ -86,39 +95,52 @@ function print(figure: Figure): void {
   process.stdout.write(`${figure.name.padEnd(20)} ${ops} ops/s   p50 ${figure.p50_us.toFixed(1).padStart(8)} µs   p99 ${figure.p99_us.toFixed(1).padStart(8)} µs   ${ratio}${p50}\n`)
 }
 
-async function main(): Promise<void> {
-  if (!values.json) {
-    process.stdout.write(`troupe bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${durationMs} ms per figure\n`)
-  }
-  const results = new Map<string, Figure>()
-  const chosen = selected()
+/** Runs one figure in a fresh process (this file, with `--figure`) and reads what it measured. */
+async function measureApart(name: string): Promise<Measured> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--figure', name, '--duration', String(durationMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let measured: Measured | undefined
+  // a figure without latencies (queue.100k) measures NaN, which JSON carries as null
+  for await (const line of createInterface({ input: child.stdout })) measured = JSON.parse(line, (_, v: unknown) => (v === null ? NaN : v)) as Measured
+  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)))
+  if (measured === undefined || code !== 0) throw new Error(`figure ${name} failed (exit ${code})`)
+  return measured
+}
+
+/** In a `--figure` process: measures that figure, prints it as one JSON line, stops its servers. */
+async function measureHere(name: string): Promise<void> {
+  const spec = specs.find((s) => s.name === name)
+  if (spec === undefined) throw new Error(`no figure ${name}`)
   try {
-    for (const [i, spec] of chosen.entries()) {
-      // each figure starts from a collected heap here (node --expose-gc)
-      globalThis.gc?.()
-      const r = await spec.run(loop)
-      // a server left idle still collects its garbage, on the cores the next figure measures
-      if (spec.servers === undefined || chosen[i + 1]?.servers !== spec.servers) {
-        await stopServers()
-        servers.clear()
-      }
-      const base = spec.baseline === null ? undefined : results.get(spec.baseline)
-      const figure: Figure = {
-        name: spec.name,
-        ops_per_s: Math.round(r.opsPerS),
-        p50_us: Number(r.p50.toFixed(2)),
-        p99_us: Number(r.p99.toFixed(2)),
-        baseline: spec.baseline,
-        ratio: base === undefined ? null : Number((r.opsPerS / base.ops_per_s).toFixed(4)),
-        ...(r.rssMb === undefined ? {} : { rss_mb: Number(r.rssMb.toFixed(1)) }),
-        ...(spec.p50Ratio === true && base !== undefined ? { p50_ratio: Number((r.p50 / base.p50_us).toFixed(4)) } : {}),
-      }
-      results.set(spec.name, figure)
-      print(figure)
-    }
+    process.stdout.write(JSON.stringify(await spec.run(loop)) + '\n')
   } finally {
     await stopServers()
   }
 }
 
-await main()
+async function main(): Promise<void> {
+  if (!values.json) {
+    process.stdout.write(`troupe bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${durationMs} ms per figure\n`)
+  }
+  const results = new Map<string, Figure>()
+  for (const spec of selected()) {
+    const r = await measureApart(spec.name)
+    const base = spec.baseline === null ? undefined : results.get(spec.baseline)
+    const figure: Figure = {
+      name: spec.name,
+      ops_per_s: Math.round(r.opsPerS),
+      p50_us: Number(r.p50.toFixed(2)),
+      p99_us: Number(r.p99.toFixed(2)),
+      baseline: spec.baseline,
+      ratio: base === undefined ? null : Number((r.opsPerS / base.ops_per_s).toFixed(4)),
+      ...(r.rssMb === undefined ? {} : { rss_mb: Number(r.rssMb.toFixed(1)) }),
+      ...(spec.p50Ratio === true && base !== undefined ? { p50_ratio: Number((r.p50 / base.p50_us).toFixed(4)) } : {}),
+    }
+    results.set(spec.name, figure)
+    print(figure)
+  }
+}
+
+if (values.figure === undefined) await main()
+else await measureHere(values.figure)
