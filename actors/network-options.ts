@@ -5,7 +5,7 @@
 import type { Clock } from '../lib/clock.js'
 import { configError } from '../lib/errors.js'
 import { resolveKey, type KeyInput } from '../lib/key.js'
-import { booleanOption, durationOption, integerOption, optionNames, optionsObject, signalOption } from '../lib/options.js'
+import { booleanOption, durationOption, integerOption, knownOptions, optionNames, optionsObject, signalOption } from '../lib/options.js'
 import { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES, type DialOptions, type ListenOptions, type TlsCredentials } from '../transports/index.js'
 
 /** Options of `listen()` and `connect()` on every node. */
@@ -73,22 +73,27 @@ export function connectTimeoutMs(o: NetworkOptions): number {
   return durationOption('connectTimeout', o.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS)
 }
 
+const HEARTBEAT_OPTIONS = optionNames<Exclude<NetworkOptions['heartbeat'], false | undefined>>()('interval', 'misses')
+const TLS_OPTIONS = optionNames<NonNullable<NetworkOptions['tls']>>()('cert', 'key', 'ca')
+
 function heartbeatOption(value: NetworkOptions['heartbeat']): ResolvedNetworkOptions['heartbeat'] {
   if (value === false) return false
   if (value !== undefined && (typeof value !== 'object' || value === null)) {
     throw configError('heartbeat', 'false or { interval, misses }', value)
   }
+  const h = knownOptions('heartbeat', value, HEARTBEAT_OPTIONS)
   return {
-    intervalMs: durationOption('heartbeat.interval', value?.interval, DEFAULT_HEARTBEAT_MS),
-    misses: integerOption('heartbeat.misses', value?.misses, DEFAULT_HEARTBEAT_MISSES, 1, 1000),
+    intervalMs: durationOption('heartbeat.interval', h.interval, DEFAULT_HEARTBEAT_MS),
+    misses: integerOption('heartbeat.misses', h.misses, DEFAULT_HEARTBEAT_MISSES, 1, 1000),
   }
 }
 
 function tlsOption(value: NetworkOptions['tls']): TlsCredentials | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw configError('tls', 'an object { cert, key, ca }', value)
+  const credentials = knownOptions('tls', value, TLS_OPTIONS)
   const pem = (name: 'cert' | 'key' | 'ca'): string | Uint8Array | undefined => {
-    const v: unknown = value[name]
+    const v: unknown = credentials[name]
     if (v === undefined || typeof v === 'string' || v instanceof Uint8Array) return v
     throw configError(`tls.${name}`, 'PEM text (a string or a Uint8Array)', v)
   }

@@ -6,7 +6,7 @@
 import type { Timer } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { TroupeError, asError } from '../lib/errors.js'
-import { durationOption, signalOption } from '../lib/options.js'
+import { durationOption, knownOptions, optionNames, signalOption } from '../lib/options.js'
 import { connectTimeoutMs, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import type { ActorSystem } from './system.js'
@@ -35,8 +35,11 @@ export interface Backoff {
   maxDelayMs: number
 }
 
+const RECONNECT_OPTIONS = optionNames<Exclude<ReconnectOption, false | undefined>>()('initialDelay', 'maxDelay')
+
 /** Checks the delays of a `reconnect` option (defaults 100 ms and 5 s). @throws TroupeError `ECONFIG` */
-export function backoffOption(r: { initialDelay?: number | undefined; maxDelay?: number | undefined }): Backoff {
+export function backoffOption(options: Exclude<ReconnectOption, false | undefined>): Backoff {
+  const r = knownOptions('reconnect', options, RECONNECT_OPTIONS)
   return {
     initialDelayMs: durationOption('reconnect.initialDelay', r.initialDelay, DEFAULT_INITIAL_DELAY_MS),
     maxDelayMs: durationOption('reconnect.maxDelay', r.maxDelay, DEFAULT_MAX_DELAY_MS),

@@ -3,7 +3,7 @@
  * ignored and its default used; calls that return a promise reject rather than throw.
  */
 import * as assert from 'uvu/assert'
-import { Client, Job, Manager, WorkerPool, type TroupeError } from '../../index.js'
+import { ActorSystem, Client, Job, Manager, WorkerPool, type TroupeError } from '../../index.js'
 import { rejectsWith, suite } from '../harness.js'
 import { memoryUrl } from '../transports/drivers.js'
 import { FIXTURE_TASKS, Grid } from './grid.js'
@@ -38,6 +38,20 @@ t.test('Manager.start, WorkerPool.start and Client.connect refuse a name they do
   await refused('WorkerPool.start standalone', () => WorkerPool.start({ listen: memoryUrl(), tasks: FIXTURE_TASKS, mode: 'inline', queue: 2 } as never), 'queue')
   await refused('Client.connect', () => Client.connect(url, { connectTimout: 100 } as never), 'connectTimout', 'connectTimeout')
   await refused('Client.connect retry', () => Client.connect(url, { retry: { attempt: 1 } } as never), 'attempt', 'attempts')
+  assert.is(g.manager.stats().workers, 0)
+})
+
+t.test('the heartbeat, tls and reconnect objects refuse a misspelt name too, in the actor core as well', async () => {
+  const url = memoryUrl()
+  await refused('Manager.start heartbeat', () => Manager.start({ listen: url, heartbeat: { intervl: 100 } } as never), 'intervl', 'interval')
+  await refused('Manager.start tls', () => Manager.start({ listen: 'tcp://127.0.0.1:0', tls: { certificate: 'x' } } as never), 'certificate')
+  const g = new Grid(t, 'mem')
+  await g.startManager({ listen: url } as never)
+  await refused('WorkerPool.start reconnect', () => WorkerPool.start({ manager: url, tasks: FIXTURE_TASKS, mode: 'inline', reconnect: { maxDelai: 10 } } as never), 'maxDelai', 'maxDelay')
+  await refused('Client.connect reconnect', () => Client.connect(url, { reconnect: { initalDelay: 10 } } as never), 'initalDelay', 'initialDelay')
+  const system = new ActorSystem()
+  t.cleanup(() => system.close())
+  await refused('ActorSystem connect heartbeat', () => system.connect(url, { heartbeat: { misses: 2, interval: 100, intreval: 5 } } as never), 'intreval', 'interval')
   assert.is(g.manager.stats().workers, 0)
 })
 
