@@ -147,8 +147,13 @@ export class Client extends EventEmitter<ClientEvents> {
    * `EFRAME`, `EWORKERLOST`, `ECLOSED` or `ECONFIG`.
    */
   run<R = unknown>(name: string, input?: unknown, options?: RunOptions): Promise<R> {
+    return this.#run<R>(name, input, options, false)
+  }
+
+  /** `run()`; `all()` and `each()` check their options' names once, not once per input. */
+  #run<R>(name: string, input: unknown, options: RunOptions | undefined, namesChecked: boolean): Promise<R> {
     try {
-      return this.#start(name, input, options) as Promise<R>
+      return this.#start(name, input, options, namesChecked) as Promise<R>
     } catch (err) {
       return Promise.reject(err)
     }
@@ -161,9 +166,10 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   async all<R = unknown>(name: string, inputs: readonly unknown[], options: RunOptions = {}): Promise<R[]> {
     if (!Array.isArray(inputs)) throw configError('inputs', 'an array', inputs)
-    const group = callGroup(signalOption('signal', options.signal))
+    const o = knownOptions('all()', options, RUN_OPTIONS)
+    const group = callGroup(signalOption('signal', o.signal))
     try {
-      const calls = inputs.map((input) => this.run<R>(name, input, { ...options, signal: group.signal }))
+      const calls = inputs.map((input) => this.#run<R>(name, input, { ...o, signal: group.signal }, true))
       for (const call of calls) call.catch(() => {}) // the first failure is reported; the rest follow from it
       return await Promise.all(calls)
     } finally {
@@ -183,7 +189,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (!iterable) throw configError('inputs', 'an iterable or async iterable', inputs)
     const { concurrency, ...runOptions } = knownOptions('each()', options, EACH_OPTIONS)
     const window = integerOption('concurrency', concurrency, DEFAULT_EACH_CONCURRENCY, 1)
-    yield* each(inputs, window, signalOption('signal', runOptions.signal), (input, signal) => this.run<R>(name, input, { ...runOptions, signal }))
+    yield* each(inputs, window, signalOption('signal', runOptions.signal), (input, signal) => this.#run<R>(name, input, { ...runOptions, signal }, true))
   }
 
   /** Runs `fn` on a pool started with `allowEval` (its source is sent; it must be self-contained). */
@@ -252,11 +258,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   // ---- calls -----------------------------------------------------------------------------------
 
-  #start(name: string, input: unknown, options: RunOptions | undefined): Promise<unknown> {
+  #start(name: string, input: unknown, options: RunOptions | undefined, namesChecked: boolean): Promise<unknown> {
     if (this.#closing !== undefined) throw new TroupeError('ECLOSED', 'the client is closed')
     if (this.#lostWhy !== undefined) throw new TroupeError('ECLOSED', `lost the manager (reconnect is off): ${this.#lostWhy.message}`, { cause: this.#lostWhy })
     if (typeof name !== 'string' || name.length === 0) throw configError('name', 'a task name', name)
-    const o = knownOptions('run()', options, RUN_OPTIONS)
+    const o = namesChecked ? (options ?? {}) : knownOptions('run()', options, RUN_OPTIONS)
     const signal = signalOption('signal', o.signal)
     if (signal?.aborted === true) throw new TroupeError('EABORT', 'aborted before sending', { cause: signal.reason })
     const priority = o.priority ?? 0
