@@ -69,7 +69,7 @@ export const NETWORK_ROWS: readonly FlagRow[] = [
   ['--tls-cert F', 'tls:// with certificates: this node\'s certificate (PEM)'],
   ['--tls-key F', '... its private key (PEM)'],
   ['--tls-ca F', '... the certificate authority its peers are checked against (PEM)'],
-  ['--connect-timeout MS', 'bound on connecting and the handshake (default 10000; retried until then)'],
+  ['--connect-timeout MS', 'bound on setting up a connection: dialling retries until then, a peer dialling in must prove the key by then (default 10000)'],
   ['--verbose', 'debug logs (as NODE_DEBUG=troupe)'],
   ['--help', 'this text'],
 ]
@@ -148,11 +148,12 @@ export function networkOptions(values: { 'key-file'?: string; 'tls-cert'?: strin
 /**
  * `starting` (a node starting or a client connecting with `network`), its failure explained for
  * the operator: an authentication failure names the key it used, so they know which file to
- * check; not reaching `manager` (`ECLOSED`) asks whether one runs there.
+ * check; not reaching `manager` (`ECLOSED`) asks whether one runs there, unless the refusal came
+ * from it (`remoteName`: a manager that runs but turned us away, too many peers in their handshake).
  */
 export function explained<T>(starting: Promise<T>, network: NetworkOptions, manager?: string): Promise<T> {
   return starting.catch((err: unknown) => {
-    if (err instanceof TroupeError && err.code === 'ECLOSED' && manager !== undefined) {
+    if (err instanceof TroupeError && err.code === 'ECLOSED' && manager !== undefined && err.remoteName === undefined) {
       throw new TroupeError('ECLOSED', `${err.message} — is a manager running at ${manager}? (troupe manager --listen URL starts one; --connect-timeout MS waits longer)`, { cause: err })
     }
     if (!(err instanceof TroupeError) || err.code !== 'EAUTH') throw err

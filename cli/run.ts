@@ -14,6 +14,7 @@ const USAGE = `usage: troupe run NAME [JSON_INPUT] [options]
 Runs task NAME and prints its result as JSON. With --each, runs one task per line of the
 file (each line is the JSON input), writes one JSON result per line in the order they finish,
 and shows progress on stderr.
+A JSON_INPUT that starts with '-' goes last, after --: troupe run negate --timeout 500 -- -3
 
 ${flagTable([
   ['--manager URL', `default: $TROUPE_MANAGER or ${DEFAULT_MANAGER}`],

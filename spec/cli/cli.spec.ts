@@ -4,8 +4,8 @@ import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
-import { Client } from '../../index.js'
-import { DEFAULT_MANAGER, managerUrl, parse, stdio } from '../../cli/common.js'
+import { Client, TroupeError } from '../../index.js'
+import { DEFAULT_MANAGER, explained, managerUrl, parse, stdio } from '../../cli/common.js'
 import { closed, stopChild } from '../children.js'
 import { deferred, suite, withDeadline } from '../harness.js'
 import { rawServer } from '../raw-server.js'
@@ -108,6 +108,15 @@ t.test('a negative number after a flag that takes a value is its value; elsewher
   assert.equal({ ...parse(['--priority', '-1.5', 'x'], flags, 'usage', stdio, 1)?.values }, { priority: '-1.5' })
   assert.equal(parse(['--', '--priority', '-1'], flags, 'usage', stdio, 2)?.positionals, ['--priority', '-1'])
   assert.throws(() => parse(['--verbose', '-1'], flags, 'usage', stdio, 1), /-1/)
+})
+
+t.test('the unreachable-manager hint is not given when a running manager turned the caller away', async () => {
+  const unreachable = new TroupeError('ECLOSED', 'cannot connect to tcp://127.0.0.1:1: connect ECONNREFUSED')
+  const refused = new TroupeError('ECLOSED', '128 connections are already in their handshake here; try again', { remoteName: 'TroupeError' })
+  const hint = /is a manager running at tcp:\/\/127\.0\.0\.1:1\?/
+  assert.match((await explained(Promise.reject(unreachable), {}, 'tcp://127.0.0.1:1').catch((e: Error) => e)).message, hint)
+  const told = await explained(Promise.reject(refused), {}, 'tcp://127.0.0.1:1').catch((e: Error) => e)
+  assert.is(told, refused, 'passed on as the manager said it')
 })
 
 t.test('run: --out and --concurrency without --each are usage errors, before connecting', async () => {
