@@ -8,7 +8,9 @@
  *
  * Each read lands just after the last one in the current slab, and a slab is never written over:
  * frames handed on as ranges of a read stay valid for as long as anyone holds them, as they do
- * with the Buffers Node would have made.
+ * with the Buffers Node would have made. What a held view keeps alive differs: its whole 64 KiB
+ * slab, where Node's Buffer held only the bytes of one read; so links' users copy what they keep
+ * (LinkEvents.frame), and only byte strings over 8 KiB in a decoded value stay views (lib/codec.ts).
  */
 
 /** A new slab's size: Node's own read size. */
@@ -17,7 +19,10 @@ const SLAB_BYTES = 64 * 1024
 const MIN_READ_BYTES = 16 * 1024
 
 export class SlabReads {
-  /** Receives each read: its bytes are `chunk[0, end)`. Set by the link that reads them. */
+  /**
+   * Receives each read: its bytes are `chunk[0, end)`. Set by the link that reads them, before
+   * its socket is resumed: the socket is made paused so that nothing is read (and lost) before.
+   */
   onChunk: (chunk: Uint8Array, end: number) => void = () => {}
   #slab = new Uint8Array(SLAB_BYTES)
   #used = 0
