@@ -1,10 +1,10 @@
 /**
  * Reads into slabs of our own, through Node's `onread` socket option, for the sockets we create
  * ourselves: dialled tcp:// and unix://, and a child's end of its channel. A socket read this way
- * has no Readable stream machinery and no Buffer per read: ~4 µs less CPU per read on the side
- * that receives (bench `task.tcp.c1`; a plain TCP echo client measured 11.3 → 7.6 µs of user CPU
- * per message). Node offers `onread` only when a socket is created, so accepted sockets (and TLS
- * ones) still read through 'data' events.
+ * has no Readable stream machinery and no Buffer per read: ~1.5 µs less user CPU per read in the
+ * pool and in the client of bench `task.tcp.c1` (17.3–18.0 → 15.3–16.7 µs and 17.7–19.7 →
+ * 16.8–18.2 µs per task; a bare TCP echo client saves more, 11.3 → 7.6 µs). Node offers `onread`
+ * only when a socket is created, so accepted sockets (and TLS ones) still read through 'data'.
  *
  * Each read lands just after the last one in the current slab, and a slab is never written over:
  * frames handed on as ranges of a read stay valid for as long as anyone holds them, as they do
