@@ -27,19 +27,30 @@ export function sysMsgTarget(options: { to?: SysMsgTarget } | undefined): SysMsg
 
 /** Requests to `troupe.manager`. */
 export type ManagerRequest =
-  | { op: 'join'; capacity: number; prioritySlots: Record<string, number> | undefined; slotCapacity?: number; allowEval: boolean; draining?: boolean }
+  | { op: 'join'; pool?: number; capacity: number; prioritySlots: Record<string, number> | undefined; slotCapacity?: number; allowEval: boolean; draining?: boolean }
+  /** Pool `pool` of the asking node's connection closed; the others stay. */
+  | { op: 'leave'; pool: number }
   | { op: 'stats' }
-  | { op: 'sysmsg'; to: SysMsgTarget; msg: unknown }
+  /** `pool`: the sending pool's slot, when a pool sends it. */
+  | { op: 'sysmsg'; to: SysMsgTarget; msg: unknown; pool?: number }
   /** Replies once `count` pools are connected (with their number), or fails `EATO` after `timeoutMs`. */
   | { op: 'awaitPools'; count: number; timeoutMs: number }
 
-/** Requests to `troupe.node`. */
-export type NodeRequest = { op: 'sysmsg'; from: string; msg: unknown }
+/** Requests to `troupe.node`; `pool` names one of the pools sharing the node's connection. */
+export type NodeRequest = { op: 'sysmsg'; from: string; msg: unknown; pool?: number }
 
-/** Hosts `troupe.node` on a pool's or client's system: each system message becomes a `sysmsg` event. */
-export function hostNodeActor(system: ActorSystem, onSysMsg: (msg: unknown, from: string) => void): void {
+/**
+ * Hosts `troupe.node` on a pool's or client's system: each system message becomes a `sysmsg`
+ * event (of pool `pool` only, when the message names one).
+ */
+export function hostNodeActor(system: ActorSystem, onSysMsg: (msg: unknown, from: string, pool: number | undefined) => void): void {
   system.spawn(NODE_ACTOR, (request: NodeRequest) => {
-    if (request?.op === 'sysmsg') onSysMsg(request.msg, request.from)
+    if (request?.op === 'sysmsg') onSysMsg(request.msg, request.from, typeof request.pool === 'number' ? request.pool : undefined)
     return true
   })
+}
+
+/** A pool's id: its node's for the first pool on a connection, `node.slot` for the others. */
+export function poolId(node: string, slot: number): string {
+  return slot === 0 ? node : `${node}.${slot}`
 }

@@ -5,14 +5,16 @@
 import { Kind, toWireError, type WireError } from '../lib/envelope.js'
 import type { TroupeError } from '../lib/errors.js'
 import type { CastTarget } from './broadcasts.js'
+import { poolId } from './control.js'
 import type { ClientHandle, Execution } from './execution.js'
 import type { Peer } from './peer.js'
 import type { PoolHandle } from './pool-entry.js'
 
-/** What a peer of the manager is: a client, a pool, or (a standalone pool's own) both. */
+/** What a peer of the manager is: a client, the pools sharing its connection, or both. */
 export interface PeerLinks {
   client?: ClientLink
-  pool?: PoolLink
+  /** By slot; set once a pool joined. */
+  pools?: Map<number, PoolLink>
 }
 
 /** A connected client, as the dispatcher answers it. */
@@ -45,23 +47,23 @@ export class ClientLink implements ClientHandle {
   }
 }
 
-/** A joined pool, as the dispatcher and broadcasts reach it. */
+/** A joined pool, as the dispatcher and broadcasts reach it: `slot` among those sharing its connection. */
 export class PoolLink implements PoolHandle, CastTarget {
   readonly #peer: Peer
+  readonly slot: number
+  readonly id: string
   readonly #failed: (pool: PoolLink, id: number, err: WireError) => void
 
-  constructor(peer: Peer, failed: (pool: PoolLink, id: number, err: WireError) => void) {
+  constructor(peer: Peer, slot: number, failed: (pool: PoolLink, id: number, err: WireError) => void) {
     this.#peer = peer
+    this.slot = slot
+    this.id = poolId(peer.id, slot)
     this.#failed = failed
-  }
-
-  get id(): string {
-    return this.#peer.id
   }
 
   assign(id: number, run: Execution): void {
     try {
-      this.#peer.send({ k: Kind.Assign, id, name: run.name, body: run.body, priority: run.priority, attempt: run.attempts, runTimeoutMs: run.runTimeoutMs })
+      this.#peer.send({ k: Kind.Assign, id, name: run.name, body: run.body, priority: run.priority, attempt: run.attempts, runTimeoutMs: run.runTimeoutMs, pool: this.slot })
     } catch (err) {
       // EFRAME: this assignment cannot reach the pool. Reported on a later turn: the
       // dispatcher is in the middle of assigning and must not be re-entered.
@@ -70,7 +72,7 @@ export class PoolLink implements PoolHandle, CastTarget {
   }
 
   revoke(id: number): void {
-    this.#peer.send({ k: Kind.Revoke, id })
+    this.#peer.send({ k: Kind.Revoke, id, pool: this.slot })
   }
 
   /**
@@ -79,14 +81,14 @@ export class PoolLink implements PoolHandle, CastTarget {
    * @throws TroupeError `EMAILBOX`, `EFRAME`
    */
   cast(id: number, name: string, body: Uint8Array, timeoutMs: number): void {
-    this.#peer.sendBounded({ k: Kind.Cast, id, name, body, timeoutMs })
+    this.#peer.sendBounded({ k: Kind.Cast, id, name, body, timeoutMs, pool: this.slot })
   }
 
   release(id: number, name: string): void {
-    this.#peer.send({ k: Kind.Release, id, name })
+    this.#peer.send({ k: Kind.Release, id, name, pool: this.slot })
   }
 
   revokeCast(id: number): void {
-    this.#peer.send({ k: Kind.CastRevoke, id })
+    this.#peer.send({ k: Kind.CastRevoke, id, pool: this.slot })
   }
 }

@@ -9,7 +9,7 @@ import { Kind, encodeEnvelopeRange, toWireError, type Envelope, type WireError, 
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, knownOptions, limitOption, optionNames } from '../lib/options.js'
 import { Broadcasts, fitOutcomes, type CastTarget } from './broadcasts.js'
-import { MANAGER_ACTOR, NODE_ACTOR, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
+import { MANAGER_ACTOR, NODE_ACTOR, poolId, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher } from './dispatcher.js'
 import { ClientLink, PoolLink, type PeerLinks } from './manager-links.js'
 import { NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
@@ -308,8 +308,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
       case Kind.CastDone:
       case Kind.CastFailed:
       case Kind.Barrier: {
-        const pool = this.#links.get(peer)?.pool
+        const pool = this.#poolOf(peer, env.pool)
         if (pool === undefined) return false
+        if (pool === null) return true
         if (env.k === Kind.CastDone) this.#broadcasts.done(pool, env.id, env.body, env.ms)
         else if (env.k === Kind.CastFailed) this.#broadcasts.failed(pool, env.id, env.err)
         else this.#broadcasts.barrier(pool, env.id, env.name)
@@ -319,8 +320,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
       case Kind.Failed:
       case Kind.Progress:
       case Kind.PoolState: {
-        const pool = this.#links.get(peer)?.pool
+        const pool = this.#poolOf(peer, env.pool)
         if (pool === undefined) return false // only a joined pool sends these
+        if (pool === null) return true
         if (env.k === Kind.Done) d.done(pool, env.id, env.body, env.ms)
         else if (env.k === Kind.Failed) d.failed(pool, env.id, env.err)
         else if (env.k === Kind.Progress) d.progress(pool, env.id, env.value)
@@ -333,6 +335,15 @@ export class Manager extends EventEmitter<ManagerEvents> {
     return true
   }
 
+  /**
+   * Pool `slot` of `peer`: undefined when no pool joined on that connection (what it sent is a
+   * bad frame), null for a slot that left or has not joined yet (what it sends is dropped).
+   */
+  #poolOf(peer: Peer, slot: number | undefined): PoolLink | null | undefined {
+    const pools = this.#links.get(peer)?.pools
+    return pools === undefined ? undefined : (pools.get(slot ?? 0) ?? null)
+  }
+
   // A node that reconnected before its old connection closed (same id) is already on a new peer
   // and link: only what still belongs to the closing one is removed.
   #peerClosed(peer: Peer): void {
@@ -341,11 +352,14 @@ export class Manager extends EventEmitter<ManagerEvents> {
     this.#links.delete(peer)
     if (links?.client !== undefined) this.#dispatcher.clientGone(links.client)
     this.#broadcasts.withdrawAll(peer) // not re-sent after a reconnect: nobody waits for them
-    if (links?.pool !== undefined) {
-      this.#dispatcher.poolGone(links.pool)
-      if (this.#castTargets.get(links.pool.id) === links.pool) this.#castTargets.delete(links.pool.id)
-      this.#broadcasts.targetGone(links.pool)
-    }
+    for (const pool of links?.pools?.values() ?? []) this.#poolGone(pool)
+  }
+
+  /** Its running tasks go back to the queue, its broadcast runs fail `EWORKERLOST`. */
+  #poolGone(pool: PoolLink): void {
+    this.#dispatcher.poolGone(pool)
+    if (this.#castTargets.get(pool.id) === pool) this.#castTargets.delete(pool.id)
+    this.#broadcasts.targetGone(pool)
   }
 
   #castTargetJoined(target: CastTarget): void {
@@ -381,23 +395,37 @@ export class Manager extends EventEmitter<ManagerEvents> {
       case 'join': {
         const peer = from === undefined ? undefined : this.#peersById.get(from)
         if (peer === undefined) throw new TroupeError('ECONFIG', 'only a connected pool can join')
+        const slot = integerOption('pool', request.pool, 0, 0, MAX_POOL_SLOT)
         const links = this.#linksOf(peer)
-        if (links.pool !== undefined) return { manager: this.id }
+        links.pools ??= new Map()
+        if (links.pools.has(slot)) return { manager: this.id, pool: slot }
+        if (links.pools.size >= MAX_POOLS_PER_CONNECTION) throw new TroupeError('ECONFIG', `at most ${MAX_POOLS_PER_CONNECTION} pools share one connection`)
         const capacity = integerOption('capacity', request.capacity, 1, 0)
         // slots are checked against the capacity the pool was configured with: it rejoins with
         // less while a worker is down or a timed-out run still holds its slot
         const slotCapacity = request.slotCapacity === undefined ? capacity : integerOption('slotCapacity', request.slotCapacity, capacity, capacity)
         const ranges = slotRanges(request.prioritySlots, slotCapacity)
-        links.pool = new PoolLink(peer, (pool, id, err) => this.#dispatcher.failed(pool, id, err))
-        const info = this.#dispatcher.poolJoined(links.pool, capacity, ranges, request.allowEval === true, request.draining === true)
-        this.#castTargetJoined(links.pool)
+        const pool = new PoolLink(peer, slot, (p, id, err) => this.#dispatcher.failed(p, id, err))
+        links.pools.set(slot, pool)
+        const info = this.#dispatcher.poolJoined(pool, capacity, ranges, request.allowEval === true, request.draining === true)
+        this.#castTargetJoined(pool)
         this.emit('worker', info)
-        return { manager: this.id }
+        return { manager: this.id, pool: slot }
+      }
+      case 'leave': {
+        const peer = from === undefined ? undefined : this.#peersById.get(from)
+        const pools = peer === undefined ? undefined : this.#links.get(peer)?.pools
+        const pool = pools?.get(integerOption('pool', request.pool, 0, 0, MAX_POOL_SLOT))
+        if (pool !== undefined) {
+          pools?.delete(pool.slot)
+          this.#poolGone(pool)
+        }
+        return true
       }
       case 'stats':
         return this.stats()
       case 'sysmsg':
-        return this.#deliverSysMsg(request.msg, request.to, from ?? this.id)
+        return this.#deliverSysMsg(request.msg, request.to, from === undefined ? this.id : poolId(from, integerOption('pool', request.pool, 0, 0, MAX_POOL_SLOT)))
       case 'awaitPools':
         return this.#awaitPools(integerOption('workers', request.count, 1, 0), integerOption('timeout', request.timeoutMs, 30_000, 1), ctx.signal)
       default:
@@ -413,10 +441,17 @@ export class Manager extends EventEmitter<ManagerEvents> {
       this.emit('sysmsg', msg, from)
       acked.push(this.id)
     }
-    const recipients = [...this.#peersById.values()].filter((p) => p.id !== from && (everyone || p.id === to))
-    const results = await Promise.allSettled(recipients.map((p) => p.ref(NODE_ACTOR).ask({ op: 'sysmsg', from, msg }, { timeout: SYSMSG_TIMEOUT_MS })))
+    // each client, and each pool: those sharing a connection one by one
+    const recipients: { peer: Peer; id: string; pool?: number }[] = []
+    for (const peer of this.#peersById.values()) {
+      const pools = this.#links.get(peer)?.pools
+      if (pools === undefined || pools.size === 0) recipients.push({ peer, id: peer.id })
+      else for (const pool of pools.values()) recipients.push({ peer, id: pool.id, pool: pool.slot })
+    }
+    const chosen = recipients.filter((r) => r.id !== from && (everyone || r.id === to))
+    const results = await Promise.allSettled(chosen.map((r) => r.peer.ref(NODE_ACTOR).ask({ op: 'sysmsg', from, msg, pool: r.pool }, { timeout: SYSMSG_TIMEOUT_MS })))
     results.forEach((r, i) => {
-      if (r.status === 'fulfilled') acked.push((recipients[i] as Peer).id)
+      if (r.status === 'fulfilled') acked.push((chosen[i] as { id: string }).id)
     })
     return acked
   }
@@ -451,6 +486,10 @@ function fitsFrame(peer: Peer, env: Envelope): boolean {
     return false // EFRAME
   }
 }
+
+/** Pools sharing one connection, and the highest slot one may have (they are numbered from 0). */
+const MAX_POOLS_PER_CONNECTION = 1024
+const MAX_POOL_SLOT = 2 ** 31
 
 /** Bound on each recipient's acknowledgement of a system message. */
 const SYSMSG_TIMEOUT_MS = 10_000

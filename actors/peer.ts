@@ -126,8 +126,8 @@ export class Peer implements FrameSink {
       this.send(env)
     } catch (err) {
       // EFRAME, the one thing send() throws
-      if (env.k === Kind.Done) this.send({ k: Kind.Failed, id: env.id, err: toWireError(err as TroupeError) })
-      else if (env.k === Kind.CastDone) this.send({ k: Kind.CastFailed, id: env.id, err: toWireError(err as TroupeError) })
+      if (env.k === Kind.Done) this.send({ k: Kind.Failed, id: env.id, err: toWireError(err as TroupeError), pool: env.pool })
+      else if (env.k === Kind.CastDone) this.send({ k: Kind.CastFailed, id: env.id, err: toWireError(err as TroupeError), pool: env.pool })
       else this.send({ ...env, err: slimWireError(env.err) })
     }
   }

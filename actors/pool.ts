@@ -11,14 +11,14 @@ import { debug } from '../lib/debug.js'
 import { Kind, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, knownOptions, limitOption, optionNames, optionsObject, pickOptions } from '../lib/options.js'
-import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type SysMsgTarget } from './control.js'
+import { MANAGER_ACTOR, poolId, sysMsgTarget, type SysMsgTarget } from './control.js'
 import { CLOSE_OPTIONS, Manager, type CloseOptions, type LocalPoolReports, type ManagerStats } from './manager.js'
 import { NETWORK_OPTIONS, NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { PoolCore, type PoolUpstream } from './pool-core.js'
-import { Reconnector, backoffOption, type ReconnectOption } from './reconnector.js'
+import { ManagerLink, type LinkOptions } from './manager-link.js'
+import { backoffOption, type ReconnectOption } from './reconnector.js'
 import { slotRanges } from './routing.js'
-import { ActorSystem } from './system.js'
 import { loadTasks, moduleUrl, type TaskModule, type TasksSource } from './tasks.js'
 import { ChildWorker, InlineWorker, type ChildConfig, type Worker } from './workers.js'
 
@@ -86,9 +86,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #mode: PoolMode
   readonly #workers: number
   #core!: PoolCore
-  // connected to a manager
-  #system: ActorSystem | undefined
-  #link: Reconnector | undefined
+  // connected to a manager, on a connection other pools of this process may share
+  #link: ManagerLink | undefined
+  #slot = 0
   // the connection whose join the manager has answered: it refuses a PoolState from a pool it has
   // not taken yet (the join waits in its mailbox), so changes during a join go out after it
   #joined: Peer | undefined
@@ -161,7 +161,6 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         manager.on('sysmsg', (msg, from) => pool.emit('sysmsg', msg, from))
         pool.#reports = manager.attachLocalPool(pool.#core, pool.#core.capacity, ranges, allowEval)
       } else {
-        pool.#reports = pool.#managerReports()
         await pool.#connect(o.manager as string, o, { prioritySlots: o.prioritySlots, slotCapacity: capacity, allowEval })
       }
     } catch (err) {
@@ -171,9 +170,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     return pool
   }
 
-  /** The pool's node id (standalone: also the id clients see as their manager's). */
+  /**
+   * The pool's id: its node's (standalone: also the id clients see as their manager's); for the
+   * second and later pools sharing a connection to the manager, `node.slot`.
+   */
   get id(): string {
-    return this.#manager?.id ?? (this.#system as ActorSystem).id
+    return this.#manager?.id ?? poolId((this.#link as ManagerLink).id, this.#slot)
   }
 
   /** Standalone: the real address clients connect to. */
@@ -193,7 +195,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const to = sysMsgTarget(options)
     const peer = this.#link?.peer
     if (peer === undefined) throw new TroupeError('ECLOSED', 'not connected to the manager')
-    return peer.ref(MANAGER_ACTOR).ask({ op: 'sysmsg', to, msg }) as Promise<string[]>
+    return peer.ref(MANAGER_ACTOR).ask({ op: 'sysmsg', to, msg, pool: this.#slot }) as Promise<string[]>
   }
 
   /**
@@ -226,10 +228,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         clearTimeout(timer)
       }
     }
-    await this.#link?.close()
+    await this.#link?.detach(this.#slot)
     await this.#manager?.close()
     await this.#core.close()
-    await this.#system?.close()
   }
 
   // ---- upstream --------------------------------------------------------------------------------
@@ -253,6 +254,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   /** Reports as envelopes to the manager; dropped while disconnected (the manager re-queues what it gave us). */
   #managerReports(): LocalPoolReports {
+    const pool = this.#slot
     const send = (env: Envelope): void => {
       try {
         this.#link?.peer?.send(env)
@@ -262,19 +264,19 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       }
     }
     return {
-      done: (id, body, ms) => this.#link?.peer?.sendOutcome({ k: Kind.Done, id, body, ms }),
-      failed: (id, err) => this.#link?.peer?.sendOutcome({ k: Kind.Failed, id, err }),
+      done: (id, body, ms) => this.#link?.peer?.sendOutcome({ k: Kind.Done, id, body, ms, pool }),
+      failed: (id, err) => this.#link?.peer?.sendOutcome({ k: Kind.Failed, id, err, pool }),
       // advisory, as the manager treats it: dropped while the manager reads slower than tasks report
       progress: (id, value) => {
-        if (this.#link?.peer?.congested === false) send({ k: Kind.Progress, id, value })
+        if (this.#link?.peer?.congested === false) send({ k: Kind.Progress, id, value, pool })
       },
       state: (capacity, draining) => {
         const peer = this.#link?.peer
-        if (peer !== undefined && peer === this.#joined) peer.send({ k: Kind.PoolState, capacity, draining })
+        if (peer !== undefined && peer === this.#joined) peer.send({ k: Kind.PoolState, capacity, draining, pool })
       },
-      castDone: (id, body, ms) => this.#link?.peer?.sendOutcome({ k: Kind.CastDone, id, body, ms }),
-      castFailed: (id, err) => this.#link?.peer?.sendOutcome({ k: Kind.CastFailed, id, err }),
-      barrier: (id, name) => send({ k: Kind.Barrier, id, name }),
+      castDone: (id, body, ms) => this.#link?.peer?.sendOutcome({ k: Kind.CastDone, id, body, ms, pool }),
+      castFailed: (id, err) => this.#link?.peer?.sendOutcome({ k: Kind.CastFailed, id, err, pool }),
+      barrier: (id, name) => send({ k: Kind.Barrier, id, name, pool }),
     }
   }
 
@@ -282,17 +284,16 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     this.#reports?.state(this.#core.capacity, this.#draining)
   }
 
-  async #connect(url: string, o: NetworkOptions & { reconnect?: ReconnectOption }, join: { prioritySlots: unknown; slotCapacity: number; allowEval: boolean }): Promise<void> {
-    const system = new ActorSystem({ ...o, name: 'pool' })
-    this.#system = system
-    hostNodeActor(system, (msg, from) => this.emit('sysmsg', msg, from))
-    system.extend({ envelope: (peer, env) => this.#fromManager(peer, env) })
-    this.#link = new Reconnector(system, url, o, {
-      connected: async (peer, timeoutMs) => {
-        const reply = (await this.#join(peer, join, timeoutMs)) as { manager: string }
+  async #connect(url: string, o: LinkOptions, join: JoinRequest): Promise<void> {
+    const attached = ManagerLink.attach(url, o, {
+      join: async (peer, slot, timeoutMs) => {
+        const reply = (await this.#join(peer, slot, join, timeoutMs)) as { manager: string; pool?: number }
+        if (slot !== 0 && reply.pool !== slot) {
+          throw new TroupeError('EPROTO', 'the manager does not take several pools on one connection (a version before pools shared one)')
+        }
         this.#joined = peer
         this.#sendState() // what changed while the join was on its way
-        debug('pool %s joined manager %s', system.id, reply.manager)
+        debug('pool %s joined manager %s', this.id, reply.manager)
         // a throwing listener is the caller's bug: it must not fail the join, which would rejoin forever
         try {
           this.emit('connected', reply.manager)
@@ -305,23 +306,24 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         this.#core.abandonAll(new TroupeError('ECLOSED', 'the pool lost its manager', { cause: why }))
         this.emit('disconnected', why)
       },
+      fromManager: (env) => this.#fromManager(env),
+      sysmsg: (msg, from) => this.emit('sysmsg', msg, from),
     })
-    try {
-      await this.#link.start()
-    } catch (err) {
-      await system.close()
-      throw err
-    }
+    // set before the join: the manager may assign work as soon as it has taken the pool, before its answer arrives
+    this.#link = attached.link
+    this.#slot = attached.slot
+    this.#reports = this.#managerReports()
+    await attached.joined
   }
 
   /**
    * Asks the manager to take this pool, within the rest of connectTimeout: a peer that completes
    * the handshake but never answers would otherwise hold start(), or a reconnect, forever.
-   * @throws TroupeError `ECLOSED` when it does not answer in time (the Reconnector retries that)
+   * @throws TroupeError `ECLOSED` when it does not answer in time (the link retries that)
    */
-  async #join(peer: Peer, join: { prioritySlots: unknown; slotCapacity: number; allowEval: boolean }, timeoutMs: number): Promise<unknown> {
+  async #join(peer: Peer, slot: number, join: JoinRequest, timeoutMs: number): Promise<unknown> {
     // a pool draining when its manager restarted joins the new one draining: it takes nothing new
-    const request = { op: 'join', ...join, capacity: this.#core.capacity, draining: this.#draining }
+    const request = { op: 'join', pool: slot, ...join, capacity: this.#core.capacity, draining: this.#draining }
     try {
       return await peer.ref(MANAGER_ACTOR).ask(request, { timeout: timeoutMs })
     } catch (err) {
@@ -331,8 +333,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
   }
 
-  #fromManager(peer: Peer, env: Envelope): boolean {
-    if (peer !== this.#link?.peer) return false
+  #fromManager(env: Envelope): void {
     if (env.k === Kind.Assign) {
       // the body is used at once (decoded inline, or framed again for a child): no copy
       this.#core.assign({ id: env.id, name: env.name, body: env.body, attempt: env.attempt, runTimeoutMs: env.runTimeoutMs })
@@ -344,9 +345,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       this.#core.release(env.id, env.name)
     } else if (env.k === Kind.CastRevoke) {
       this.#core.revokeCast(env.id)
-    } else {
-      return false
     }
-    return true
   }
+}
+
+/** What a pool tells the manager of itself when it joins, besides its capacity of the moment. */
+interface JoinRequest {
+  prioritySlots: unknown
+  slotCapacity: number
+  allowEval: boolean
 }

@@ -110,34 +110,36 @@ export interface Assign {
   priority: number
   attempt: number
   runTimeoutMs?: number | undefined
+  /** The pool, among those sharing the connection, that this concerns (absent: the first, 0). */
+  pool?: number | undefined
 }
 /**
  * Manager → pool: stop assignment `id` (its callers are gone). Pool → its processes: abort run
  * `id` with `reason` (`ETO`, `EABORT`, `ECLOSED`), what the task's `ctx.signal.reason` becomes.
  */
-export interface Revoke { k: typeof Kind.Revoke; id: number; reason?: WireError | undefined }
+export interface Revoke { k: typeof Kind.Revoke; id: number; reason?: WireError | undefined; pool?: number | undefined }
 /** Task `id` finished with `body`, after running `ms` milliseconds. */
-export interface Done { k: typeof Kind.Done; id: number; body: Uint8Array; ms: number }
+export interface Done { k: typeof Kind.Done; id: number; body: Uint8Array; ms: number; pool?: number | undefined }
 /** Task `id` failed. From a pool, `EWORKERLOST` means its process died and it may run again. */
-export interface Failed { k: typeof Kind.Failed; id: number; err: WireError }
+export interface Failed { k: typeof Kind.Failed; id: number; err: WireError; pool?: number | undefined }
 /** Task `id` reported progress (`ctx.progress(value)`). */
-export interface Progress { k: typeof Kind.Progress; id: number; value: number }
+export interface Progress { k: typeof Kind.Progress; id: number; value: number; pool?: number | undefined }
 /** Pool → manager: its capacity changed, or it started draining (takes no new task). */
-export interface PoolState { k: typeof Kind.PoolState; capacity: number; draining: boolean }
+export interface PoolState { k: typeof Kind.PoolState; capacity: number; draining: boolean; pool?: number | undefined }
 
 /**
  * Manager → pool: run broadcast subtask `name` on `body` now, outside the pool's task capacity
  * (on the job's home worker for a `Class.__method`). `id` is the manager's, in its own space.
  */
-export interface Cast { k: typeof Kind.Cast; id: number; name: string; body: Uint8Array; timeoutMs: number }
+export interface Cast { k: typeof Kind.Cast; id: number; name: string; body: Uint8Array; timeoutMs: number; pool?: number | undefined }
 /** Pool → manager: the result of cast `id`. */
-export interface CastDone { k: typeof Kind.CastDone; id: number; body: Uint8Array; ms: number }
+export interface CastDone { k: typeof Kind.CastDone; id: number; body: Uint8Array; ms: number; pool?: number | undefined }
 /** Pool → manager: the failure of cast `id` (`ETASK`, `ETO`, `EWORKERLOST`, `ENOTASK`). */
-export interface CastFailed { k: typeof Kind.CastFailed; id: number; err: WireError }
+export interface CastFailed { k: typeof Kind.CastFailed; id: number; err: WireError; pool?: number | undefined }
 /** Upward (process → pool → manager): run `id` reached the barrier `name`. */
-export interface Barrier { k: typeof Kind.Barrier; id: number; name: string }
+export interface Barrier { k: typeof Kind.Barrier; id: number; name: string; pool?: number | undefined }
 /** Downward (manager → pool → process): every run of the broadcast reached barrier `name`; go on. */
-export interface Release { k: typeof Kind.Release; id: number; name: string }
+export interface Release { k: typeof Kind.Release; id: number; name: string; pool?: number | undefined }
 
 /** One pool's answer in `BroadcastDone`: its result (`body`, `ms`) or its error. */
 export type WireOutcome =
@@ -153,7 +155,7 @@ export interface BroadcastFailed { k: typeof Kind.BroadcastFailed; id: number; e
 /** Client → manager: the client no longer waits for broadcast `id` (aborted); its runs stop. Nothing answers. */
 export interface BroadcastWithdraw { k: typeof Kind.BroadcastWithdraw; id: number }
 /** Manager → pool: abort the run of cast `id` (its broadcast was withdrawn); what it then reports is dropped. */
-export interface CastRevoke { k: typeof Kind.CastRevoke; id: number }
+export interface CastRevoke { k: typeof Kind.CastRevoke; id: number; pool?: number | undefined }
 
 export type Envelope =
   | Hello | Auth | Ping | Pong | Bye
@@ -180,6 +182,16 @@ function optText(s: string | undefined): void {
 function optBytes(b: Uint8Array | undefined): void {
   if (b === undefined) w.null()
   else w.bytes(b)
+}
+
+// `pool`, the last field of the kinds a manager and its pools exchange, is written only when it
+// is not 0: a connection with one pool sends the frames it sent before pools could share one
+function withPool(e: { pool?: number | undefined }): number {
+  return e.pool === undefined || e.pool === 0 ? 0 : 1
+}
+
+function pool(e: { pool?: number | undefined }): void {
+  if (e.pool !== undefined && e.pool !== 0) w.number(e.pool)
 }
 
 function wireError(e: WireError): void {
@@ -222,23 +234,24 @@ const ENCODE: Encoders = {
   },
   [Kind.Withdraw]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
   [Kind.Assign]: (e) => {
-    w.array(7); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.priority); w.number(e.attempt)
-    optNumber(e.runTimeoutMs)
+    w.array(7 + withPool(e)); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.priority); w.number(e.attempt)
+    optNumber(e.runTimeoutMs); pool(e)
   },
   [Kind.Revoke]: (e) => {
-    w.array(3); w.number(e.k); w.number(e.id)
+    w.array(3 + withPool(e)); w.number(e.k); w.number(e.id)
     if (e.reason === undefined) w.null()
     else wireError(e.reason)
+    pool(e)
   },
-  [Kind.Done]: (e) => { w.array(4); w.number(e.k); w.number(e.id); w.bytes(e.body); w.number(e.ms) },
-  [Kind.Failed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
-  [Kind.Progress]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.number(e.value) },
-  [Kind.PoolState]: (e) => { w.array(3); w.number(e.k); w.number(e.capacity); w.boolean(e.draining) },
-  [Kind.Cast]: (e) => { w.array(5); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.timeoutMs) },
-  [Kind.CastDone]: (e) => { w.array(4); w.number(e.k); w.number(e.id); w.bytes(e.body); w.number(e.ms) },
-  [Kind.CastFailed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
-  [Kind.Barrier]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.text(e.name) },
-  [Kind.Release]: (e) => { w.array(3); w.number(e.k); w.number(e.id); w.text(e.name) },
+  [Kind.Done]: (e) => { w.array(4 + withPool(e)); w.number(e.k); w.number(e.id); w.bytes(e.body); w.number(e.ms); pool(e) },
+  [Kind.Failed]: (e) => { w.array(3 + withPool(e)); w.number(e.k); w.number(e.id); wireError(e.err); pool(e) },
+  [Kind.Progress]: (e) => { w.array(3 + withPool(e)); w.number(e.k); w.number(e.id); w.number(e.value); pool(e) },
+  [Kind.PoolState]: (e) => { w.array(3 + withPool(e)); w.number(e.k); w.number(e.capacity); w.boolean(e.draining); pool(e) },
+  [Kind.Cast]: (e) => { w.array(5 + withPool(e)); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.timeoutMs); pool(e) },
+  [Kind.CastDone]: (e) => { w.array(4 + withPool(e)); w.number(e.k); w.number(e.id); w.bytes(e.body); w.number(e.ms); pool(e) },
+  [Kind.CastFailed]: (e) => { w.array(3 + withPool(e)); w.number(e.k); w.number(e.id); wireError(e.err); pool(e) },
+  [Kind.Barrier]: (e) => { w.array(3 + withPool(e)); w.number(e.k); w.number(e.id); w.text(e.name); pool(e) },
+  [Kind.Release]: (e) => { w.array(3 + withPool(e)); w.number(e.k); w.number(e.id); w.text(e.name); pool(e) },
   [Kind.Broadcast]: (e) => {
     w.array(6); w.number(e.k); w.number(e.id); w.text(e.name); w.bytes(e.body); w.number(e.timeoutMs); w.number(e.min)
   },
@@ -253,7 +266,7 @@ const ENCODE: Encoders = {
   },
   [Kind.BroadcastFailed]: (e) => { w.array(3); w.number(e.k); w.number(e.id); wireError(e.err) },
   [Kind.BroadcastWithdraw]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
-  [Kind.CastRevoke]: (e) => { w.array(2); w.number(e.k); w.number(e.id) },
+  [Kind.CastRevoke]: (e) => { w.array(2 + withPool(e)); w.number(e.k); w.number(e.id); pool(e) },
 }
 
 /** Encodes an envelope into a fresh view of a shared slab (never overwritten later). */
@@ -445,23 +458,23 @@ const DECODE: Decoders = {
   [Kind.Withdraw]: (r) => ({ k: Kind.Withdraw, id: r.reqUint() }),
   [Kind.Assign]: (r) => ({
     k: Kind.Assign, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), priority: r.reqNumber(), attempt: r.reqUint(),
-    runTimeoutMs: r.optUint(),
+    runTimeoutMs: r.optUint(), pool: r.optUint(),
   }),
-  [Kind.Revoke]: (r) => ({ k: Kind.Revoke, id: r.reqUint(), reason: r.optError() }),
-  [Kind.Done]: (r) => ({ k: Kind.Done, id: r.reqUint(), body: r.reqBytes(), ms: r.reqNumber() }),
-  [Kind.Failed]: (r) => ({ k: Kind.Failed, id: r.reqUint(), err: r.reqError() }),
-  [Kind.Progress]: (r) => ({ k: Kind.Progress, id: r.reqUint(), value: r.reqNumber() }),
-  [Kind.PoolState]: (r) => ({ k: Kind.PoolState, capacity: r.reqUint(), draining: r.reqBool() }),
-  [Kind.Cast]: (r) => ({ k: Kind.Cast, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), timeoutMs: r.reqUint() }),
-  [Kind.CastDone]: (r) => ({ k: Kind.CastDone, id: r.reqUint(), body: r.reqBytes(), ms: r.reqNumber() }),
-  [Kind.CastFailed]: (r) => ({ k: Kind.CastFailed, id: r.reqUint(), err: r.reqError() }),
-  [Kind.Barrier]: (r) => ({ k: Kind.Barrier, id: r.reqUint(), name: r.reqText() }),
-  [Kind.Release]: (r) => ({ k: Kind.Release, id: r.reqUint(), name: r.reqText() }),
+  [Kind.Revoke]: (r) => ({ k: Kind.Revoke, id: r.reqUint(), reason: r.optError(), pool: r.optUint() }),
+  [Kind.Done]: (r) => ({ k: Kind.Done, id: r.reqUint(), body: r.reqBytes(), ms: r.reqNumber(), pool: r.optUint() }),
+  [Kind.Failed]: (r) => ({ k: Kind.Failed, id: r.reqUint(), err: r.reqError(), pool: r.optUint() }),
+  [Kind.Progress]: (r) => ({ k: Kind.Progress, id: r.reqUint(), value: r.reqNumber(), pool: r.optUint() }),
+  [Kind.PoolState]: (r) => ({ k: Kind.PoolState, capacity: r.reqUint(), draining: r.reqBool(), pool: r.optUint() }),
+  [Kind.Cast]: (r) => ({ k: Kind.Cast, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), timeoutMs: r.reqUint(), pool: r.optUint() }),
+  [Kind.CastDone]: (r) => ({ k: Kind.CastDone, id: r.reqUint(), body: r.reqBytes(), ms: r.reqNumber(), pool: r.optUint() }),
+  [Kind.CastFailed]: (r) => ({ k: Kind.CastFailed, id: r.reqUint(), err: r.reqError(), pool: r.optUint() }),
+  [Kind.Barrier]: (r) => ({ k: Kind.Barrier, id: r.reqUint(), name: r.reqText(), pool: r.optUint() }),
+  [Kind.Release]: (r) => ({ k: Kind.Release, id: r.reqUint(), name: r.reqText(), pool: r.optUint() }),
   [Kind.Broadcast]: (r) => ({ k: Kind.Broadcast, id: r.reqUint(), name: r.reqText(), body: r.reqBytes(), timeoutMs: r.reqUint(), min: r.reqUint() }),
   [Kind.BroadcastDone]: (r) => ({ k: Kind.BroadcastDone, id: r.reqUint(), outcomes: r.reqOutcomes() }),
   [Kind.BroadcastFailed]: (r) => ({ k: Kind.BroadcastFailed, id: r.reqUint(), err: r.reqError() }),
   [Kind.BroadcastWithdraw]: (r) => ({ k: Kind.BroadcastWithdraw, id: r.reqUint() }),
-  [Kind.CastRevoke]: (r) => ({ k: Kind.CastRevoke, id: r.reqUint() }),
+  [Kind.CastRevoke]: (r) => ({ k: Kind.CastRevoke, id: r.reqUint(), pool: r.optUint() }),
 }
 
 /**

@@ -47,6 +47,19 @@ export const EXAMPLES: Envelope[] = [
   { k: Kind.BroadcastFailed, id: 9, err: { code: 'EATO', message: 'no pools' } },
   { k: Kind.BroadcastWithdraw, id: 9 },
   { k: Kind.CastRevoke, id: 4 },
+  // the pool field of pools sharing a connection: after absent optional fields, and at its largest
+  { k: Kind.Assign, id: 4, name: 'resize', body, priority: 7, attempt: 1, pool: 3 },
+  { k: Kind.Revoke, id: 5, pool: 2 },
+  { k: Kind.Done, id: 6, body, ms: 1, pool: 1 },
+  { k: Kind.Failed, id: 7, err: { code: 'EWORKERLOST', message: 'gone' }, pool: 1 },
+  { k: Kind.Progress, id: 8, value: 1, pool: 1 },
+  { k: Kind.PoolState, capacity: 0, draining: false, pool: 2 ** 31 },
+  { k: Kind.Cast, id: 4, name: '__x', body, timeoutMs: 1, pool: 1 },
+  { k: Kind.CastDone, id: 4, body, ms: 0, pool: 1 },
+  { k: Kind.CastFailed, id: 4, err: { code: 'ETO', message: 'late' }, pool: 1 },
+  { k: Kind.Barrier, id: 4, name: 'mid', pool: 1 },
+  { k: Kind.Release, id: 4, name: 'mid', pool: 1 },
+  { k: Kind.CastRevoke, id: 4, pool: 1 },
 ]
 
 /** Byte strings as hex and absent fields dropped, so Buffer and Uint8Array views compare equal. */
@@ -64,6 +77,12 @@ t.test('every kind round-trips', () => {
     assert.equal(plain(readEnvelope(frame)), plain(env), `kind ${env.k}`)
     assert.is(peekKind(frame), env.k, `peekKind of kind ${env.k}`)
   }
+})
+
+t.test('pool 0 is left out: a connection with one pool sends the bytes it sent before pools shared one', () => {
+  const done = { k: Kind.Done, id: 6, body, ms: 1 } as const
+  assert.equal(encodeEnvelope({ ...done, pool: 0 }).slice(), encodeEnvelope(done).slice())
+  assert.is(encodeEnvelope({ ...done, pool: 1 }).length, encodeEnvelope(done).length + 1)
 })
 
 t.test('envelopes are plain CBOR arrays any decoder reads, and we read what cbor-x writes', () => {
