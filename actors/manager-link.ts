@@ -8,7 +8,8 @@
 import { TroupeError } from '../lib/errors.js'
 import { Kind, type Envelope, type WireError } from '../lib/envelope.js'
 import { MANAGER_ACTOR, hostNodeActor } from './control.js'
-import { connectTimeoutMs, type NetworkOptions } from './network-options.js'
+import { optionNames, pickOptions } from '../lib/options.js'
+import { NETWORK_OPTION_NAMES, connectTimeoutMs, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { Reconnector, type ReconnectOption } from './reconnector.js'
 import { ActorSystem } from './system.js'
@@ -25,6 +26,7 @@ export interface LinkedPool {
 }
 
 export type LinkOptions = NetworkOptions & { reconnect?: ReconnectOption }
+const LINK_OPTIONS = optionNames<LinkOptions>()(...NETWORK_OPTION_NAMES, 'reconnect')
 
 /** A pool on a link: where it sends, and the promise of its first join. */
 export interface Attachment {
@@ -80,7 +82,8 @@ export class ManagerLink {
    * `signal`, which bounds one pool's start only), a new one otherwise. `joined` rejects as
    * `WorkerPool.start()` does, and the pool is then off the link.
    */
-  static attach(url: string, options: LinkOptions, pool: LinkedPool): Attachment {
+  static attach(url: string, poolOptions: LinkOptions, pool: LinkedPool): Attachment {
+    const options = pickOptions(poolOptions, LINK_OPTIONS)
     const key = options.signal === undefined ? sharingKey(url, options) : undefined
     let link = key === undefined ? undefined : shared.get(key)
     if (link === undefined || link.#pools.size >= MAX_POOLS_PER_LINK) {

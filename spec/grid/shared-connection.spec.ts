@@ -111,8 +111,8 @@ for (const scheme of schemes) {
   t.test('pools with other options, or a signal of their own, get a connection of their own', async () => {
     const g = new Grid(t, scheme)
     await g.startManager()
-    const plain = await g.pool()
-    const sharing = await g.pool()
+    const plain = await g.pool({ capacity: 2 })
+    const sharing = await g.pool({ capacity: 3, prioritySlots: { 1: 1 }, tasks: { other: () => 0 } }) // not network options
     const otherHeartbeat = await g.pool({ heartbeat: { interval: 4000 } })
     const withSignal = await g.pool({ signal: new AbortController().signal })
     assert.is(sharing.id, `${plain.id}.1`)
