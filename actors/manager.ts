@@ -397,16 +397,15 @@ export class Manager extends EventEmitter<ManagerEvents> {
         if (peer === undefined) throw new TroupeError('ECONFIG', 'only a connected pool can join')
         const slot = integerOption('pool', request.pool, 0, 0, MAX_POOL_SLOT)
         const links = this.#linksOf(peer)
-        links.pools ??= new Map()
-        if (links.pools.has(slot)) return { manager: this.id, pool: slot }
-        if (links.pools.size >= MAX_POOLS_PER_CONNECTION) throw new TroupeError('ECONFIG', `at most ${MAX_POOLS_PER_CONNECTION} pools share one connection`)
+        if (links.pools?.has(slot) === true) return { manager: this.id, pool: slot }
+        if ((links.pools?.size ?? 0) >= MAX_POOLS_PER_CONNECTION) throw new TroupeError('ECONFIG', `at most ${MAX_POOLS_PER_CONNECTION} pools share one connection`)
         const capacity = integerOption('capacity', request.capacity, 1, 0)
         // slots are checked against the capacity the pool was configured with: it rejoins with
         // less while a worker is down or a timed-out run still holds its slot
         const slotCapacity = request.slotCapacity === undefined ? capacity : integerOption('slotCapacity', request.slotCapacity, capacity, capacity)
         const ranges = slotRanges(request.prioritySlots, slotCapacity)
         const pool = new PoolLink(peer, slot, (p, id, err) => this.#dispatcher.failed(p, id, err))
-        links.pools.set(slot, pool)
+        ;(links.pools ??= new Map()).set(slot, pool)
         const info = this.#dispatcher.poolJoined(pool, capacity, ranges, request.allowEval === true, request.draining === true)
         this.#castTargetJoined(pool)
         this.emit('worker', info)

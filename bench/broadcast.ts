@@ -1,7 +1,9 @@
 /**
  * Broadcast figures: one client broadcasting `__ping` (it answers with its input) to every
  * pool, one broadcast at a time — to 8 inline pools over mem:// in this process, and to 4
- * inline pools over tcp:// with the manager in one process and the pools in another.
+ * inline pools over tcp:// with the manager in one process and the pools in another. Pools of one
+ * process share their connection to the manager (actors/manager-link.ts), so a broadcast there
+ * costs one write each way; four pools in four processes cost four (bench/RESULTS.md).
  */
 import { Client, Manager, WorkerPool } from '../index.js'
 import tasks from './tasks.js'

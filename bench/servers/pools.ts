@@ -1,4 +1,4 @@
-/** argv[3] (default 1) inline pools in this one process, working for the manager at argv[2]. */
+/** argv[3] (default 1) inline pools in this one process, working for the manager at argv[2] over one shared connection. */
 import { WorkerPool } from '../../index.js'
 
 const count = Number(process.argv[3] ?? 1)
