@@ -5,7 +5,7 @@
  * costs about 10 µs of a 2-core machine). Each pool joins under a number of its own, its slot,
  * which the envelopes between the manager and its pools carry as `pool` (docs/PROTOCOL.md).
  */
-import { TroupeError } from '../lib/errors.js'
+import { TroupeError, asError } from '../lib/errors.js'
 import { Kind, type Envelope, type WireError } from '../lib/envelope.js'
 import { MANAGER_ACTOR, hostNodeActor } from './control.js'
 import { optionNames, pickOptions } from '../lib/options.js'
@@ -66,7 +66,17 @@ export class ManagerLink {
     system.extend({ envelope: (peer, env) => this.#fromManager(peer, env) })
     this.#reconnector = new Reconnector(system, url, options, {
       connected: async (peer, timeoutMs) => {
-        await Promise.all([...this.#pools].map(([slot, pool]) => this.#joinOn(peer, slot, pool, timeoutMs)))
+        const pools = [...this.#pools]
+        const joins = await Promise.allSettled(pools.map(([slot, pool]) => this.#joinOn(peer, slot, pool, timeoutMs)))
+        const refused = joins.find((join) => join.status === 'rejected')
+        if (refused !== undefined) {
+          // the pools connect together: the attempt fails, its connection closes, and the pools
+          // that had joined on it hear that as they would any loss (the Reconnector does not
+          // report the loss of a connection still being set up)
+          const why = asTroupeError(refused.reason)
+          joins.forEach((join, i) => join.status === 'fulfilled' && (pools[i] as [number, LinkedPool])[1].disconnected(why))
+          throw why
+        }
         for (const wake of this.#waiting) wake()
       },
       disconnected: (why) => {
@@ -119,9 +129,15 @@ export class ManagerLink {
       return
     }
     const peer = this.peer
-    // not heard (the connection is down, or the manager is slow): the manager then learns it
-    // from the EWORKERLOST answers this slot now gets, or from the connection closing
-    await peer?.ref(MANAGER_ACTOR).ask({ op: 'leave', pool: slot }, { timeout: this.#timeoutMs }).catch(() => {})
+    if (peer === undefined) return // the manager forgot every pool of this connection when it closed
+    try {
+      await peer.ref(MANAGER_ACTOR).ask({ op: 'leave', pool: slot }, { timeout: this.#timeoutMs })
+    } catch {
+      // unheard (a full mailbox, a manager that does not answer): it would keep giving this slot
+      // work, each answered EWORKERLOST at the cost of an attempt. Closing the connection tells it
+      // for certain; the other pools reconnect and join again.
+      await peer.close()
+    }
   }
 
   async #join(slot: number, pool: LinkedPool): Promise<void> {
@@ -131,8 +147,17 @@ export class ManagerLink {
       await this.#first
       for (;;) {
         const peer = this.peer
-        if (peer !== undefined) return await this.#joinOn(peer, slot, pool, Math.max(1, deadline - this.#system.clock.now()))
-        await this.#connected(deadline)
+        if (peer === undefined) {
+          await this.#connected(deadline)
+          continue
+        }
+        try {
+          return await this.#joinOn(peer, slot, pool, Math.max(1, deadline - this.#system.clock.now()))
+        } catch (err) {
+          // the connection went down under the join: it is tried again on the next, as the
+          // Reconnector tries a pool's first connection again, until connectTimeout
+          if ((err as TroupeError).code !== 'ECLOSED' || this.#system.clock.now() >= deadline) throw err
+        }
       }
     } catch (err) {
       await this.detach(slot)
@@ -145,6 +170,8 @@ export class ManagerLink {
     if (join?.peer === peer) return join.done
     const done = pool.join(peer, slot, timeoutMs)
     this.#joins.set(slot, { peer, done })
+    // a refused join is not kept: the next attempt asks again
+    done.catch(() => this.#joins.get(slot)?.done === done && this.#joins.delete(slot))
     return done
   }
 
@@ -182,6 +209,10 @@ export class ManagerLink {
     }
     return true
   }
+}
+
+function asTroupeError(err: unknown): TroupeError {
+  return err instanceof TroupeError ? err : new TroupeError('ECLOSED', asError(err).message, { cause: err })
 }
 
 /** The URL and options as one string: pools whose strings are equal share a link. */

@@ -89,6 +89,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   // connected to a manager, on a connection other pools of this process may share
   #link: ManagerLink | undefined
   #slot = 0
+  #id = ''
   // the connection whose join the manager has answered: it refuses a PoolState from a pool it has
   // not taken yet (the join waits in its mailbox), so changes during a join go out after it
   #joined: Peer | undefined
@@ -175,7 +176,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
    * second and later pools sharing a connection to the manager, `node.slot`.
    */
   get id(): string {
-    return this.#manager?.id ?? poolId((this.#link as ManagerLink).id, this.#slot)
+    return this.#manager?.id ?? this.#id
   }
 
   /** Standalone: the real address clients connect to. */
@@ -228,7 +229,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         clearTimeout(timer)
       }
     }
-    await this.#link?.detach(this.#slot)
+    const link = this.#link
+    this.#link = undefined // off the connection: it reports nothing more, and sends nothing
+    await link?.detach(this.#slot)
     await this.#manager?.close()
     await this.#core.close()
   }
@@ -302,8 +305,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         }
       },
       disconnected: (why) => {
-        this.#joined = undefined
+        // work may have come before the join's answer: dropped all the same (the manager re-queues it)
         this.#core.abandonAll(new TroupeError('ECLOSED', 'the pool lost its manager', { cause: why }))
+        if (this.#joined === undefined) return // it never joined on that connection: nothing to report
+        this.#joined = undefined
         this.emit('disconnected', why)
       },
       fromManager: (env) => this.#fromManager(env),
@@ -312,6 +317,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     // set before the join: the manager may assign work as soon as it has taken the pool, before its answer arrives
     this.#link = attached.link
     this.#slot = attached.slot
+    this.#id = poolId(attached.link.id, attached.slot)
     this.#reports = this.#managerReports()
     await attached.joined
   }

@@ -9,6 +9,7 @@ import type { Peer } from '../../actors/peer.js'
 import { ActorSystem } from '../../actors/system.js'
 import { encodeValue } from '../../lib/codec.js'
 import { Kind, type Envelope } from '../../lib/envelope.js'
+import { TroupeError } from '../../lib/errors.js'
 import { deferred, nextEvent, rejectsWith, suite, unique } from '../harness.js'
 import { Grid, heldTask, poolsJoined, schemes } from './grid.js'
 
@@ -80,6 +81,8 @@ for (const scheme of schemes) {
     const lost = nextEvent<[string, number]>(g.manager, 'workerLost')
     await leaving.close()
     assert.equal(await lost, [leaving.id, 1])
+    assert.is((leaving.stats() as { connected: boolean }).connected, false)
+    await rejectsWith(leaving.systemMessage('still here?'), 'ECLOSED')
     held.release() // the re-run on another pool ends at once
     assert.is(await running, 'released')
     const staying = pools.filter((p) => p !== leaving)
@@ -126,7 +129,7 @@ for (const scheme of schemes) {
 const protocol = suite('pools sharing a connection: the protocol')
 
 /** A manager played by hand over mem://: answers joins with `reply`, records what pools send. */
-async function handMadeManager(reply: (request: { op: string; pool?: number }) => unknown) {
+async function handMadeManager(reply: (request: { op: string; pool?: number }, peer: Peer) => unknown) {
   const system = new ActorSystem({ name: 'fake-manager' })
   protocol.cleanup(() => system.close())
   const received: Envelope[] = []
@@ -141,7 +144,8 @@ async function handMadeManager(reply: (request: { op: string; pool?: number }) =
     },
   })
   const requests: { op: string; pool?: number }[] = []
-  system.spawn('troupe.manager', (request: { op: string; pool?: number }) => (requests.push(request), reply(request)))
+  // overlap: an answer the test holds back must not hold up the requests behind it
+  system.spawn('troupe.manager', (request: { op: string; pool?: number }) => (requests.push(request), reply(request, peer as Peer)), { overlap: true })
   const url = await system.listen(`mem://${unique('hand-made-manager')}`)
   const next = (k: Envelope['k']): Promise<Envelope> => {
     const found = received.find((e) => e.k === k)
@@ -154,7 +158,7 @@ async function handMadeManager(reply: (request: { op: string; pool?: number }) =
     arrived.add(wake)
     return got.promise
   }
-  return { url, requests, next, send: (env: Envelope) => (peer as Peer).send(env), id: system.id }
+  return { url, requests, next, send: (env: Envelope) => (peer as Peer).send(env), id: system.id, peer: () => peer as Peer }
 }
 
 protocol.test('work sent to a pool after it left is answered EWORKERLOST, for the slot it was sent to', async () => {
@@ -182,6 +186,64 @@ protocol.test('a manager that predates sharing (no pool in its answer) is refuse
   protocol.cleanup(() => first.close())
   await rejectsWith(WorkerPool.start({ manager: manager.url, tasks: { x: () => 2 }, reconnect: false }), 'EPROTO')
   assert.ok((first.stats() as { connected: boolean }).connected)
+})
+
+
+protocol.test('a join refused on a reconnect fails it for every pool: those that had joined hear the loss', async () => {
+  let refuseSecond = false
+  const manager = await handMadeManager((r) => {
+    if (r.op !== 'join') return true
+    if (refuseSecond && r.pool === 1) {
+      refuseSecond = false
+      throw new TroupeError('ECONFIG', 'not this time')
+    }
+    return { manager: 'm', pool: r.pool ?? 0 }
+  })
+  const options = { manager: manager.url, reconnect: { initialDelay: 10, maxDelay: 10 } }
+  const first = await WorkerPool.start({ ...options, tasks: { x: () => 1 } })
+  protocol.cleanup(() => first.close())
+  const second = await WorkerPool.start({ ...options, tasks: { x: () => 2 } })
+  protocol.cleanup(() => second.close())
+  const events: string[] = []
+  first.on('connected', () => events.push('connected'))
+  first.on('disconnected', () => events.push('disconnected'))
+  const joinedTwice = deferred()
+  second.on('connected', () => joinedTwice.resolve())
+  refuseSecond = true
+  await manager.peer().close() // the next connection refuses the second pool once; the one after takes both
+  await joinedTwice.promise
+  assert.equal(events, ['disconnected', 'connected', 'disconnected', 'connected'])
+})
+
+protocol.test('a pool whose first join loses the connection joins on the next one', async () => {
+  let dropped = false
+  const manager = await handMadeManager((r, peer) => {
+    if (r.op === 'join' && r.pool === 1 && !dropped) {
+      dropped = true
+      void peer.close()
+      return new Promise(() => {}) // answered by the connection closing
+    }
+    return r.op === 'join' ? { manager: 'm', pool: r.pool ?? 0 } : true
+  })
+  const options = { manager: manager.url, reconnect: { initialDelay: 10, maxDelay: 10 } }
+  const first = await WorkerPool.start({ ...options, tasks: { x: () => 1 } })
+  protocol.cleanup(() => first.close())
+  const second = await WorkerPool.start({ ...options, tasks: { x: () => 2 } })
+  protocol.cleanup(() => second.close())
+  assert.ok(dropped)
+  assert.equal(manager.requests.map((r) => `${r.op} ${r.pool}`), ['join 0', 'join 1', 'join 0', 'join 1'])
+})
+
+protocol.test('a leave the manager does not answer closes the connection; the pools left join again', async () => {
+  const manager = await handMadeManager((r) => (r.op === 'join' ? { manager: 'm', pool: r.pool ?? 0 } : new Promise(() => {})))
+  const options = { manager: manager.url, connectTimeout: 200, reconnect: { initialDelay: 10, maxDelay: 10 } }
+  const staying = await WorkerPool.start({ ...options, tasks: { x: () => 1 } })
+  protocol.cleanup(() => staying.close())
+  const leaving = await WorkerPool.start({ ...options, tasks: { x: () => 2 } })
+  const rejoined = nextEvent(staying, 'connected')
+  await leaving.close()
+  await rejoined
+  assert.equal(manager.requests.map((r) => `${r.op} ${r.pool}`), ['join 0', 'join 1', 'leave 1', 'join 0'])
 })
 
 protocol.run()
