@@ -1,14 +1,14 @@
 /**
  * The connection from this process to a manager, shared by every pool here that works for it
- * with the same options: one socket, one handshake, one heartbeat. Pools in one process then
+ * with the same connection options (LINK_OPTIONS): one socket, one handshake, one heartbeat. Pools in one process then
  * answer a broadcast in one write, not one each (bench broadcast.tcp.4: each write on loopback
  * costs about 10 µs of a 2-core machine). Each pool joins under a number of its own, its slot,
  * which the envelopes between the manager and its pools carry as `pool` (docs/PROTOCOL.md).
  */
-import { TroupeError, asError } from '../lib/errors.js'
 import { Kind, type Envelope, type WireError } from '../lib/envelope.js'
-import { MANAGER_ACTOR, hostNodeActor } from './control.js'
+import { TroupeError, asError } from '../lib/errors.js'
 import { optionNames, pickOptions } from '../lib/options.js'
+import { MANAGER_ACTOR, hostNodeActor } from './control.js'
 import { NETWORK_OPTION_NAMES, connectTimeoutMs, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { Reconnector, type ReconnectOption } from './reconnector.js'
@@ -26,6 +26,7 @@ export interface LinkedPool {
 }
 
 export type LinkOptions = NetworkOptions & { reconnect?: ReconnectOption }
+/** The options a link is made with; pools whose other options differ still share one. */
 const LINK_OPTIONS = optionNames<LinkOptions>()(...NETWORK_OPTION_NAMES, 'reconnect')
 
 /** A pool on a link: where it sends, and the promise of its first join. */
@@ -74,7 +75,7 @@ export class ManagerLink {
           // that had joined on it hear that as they would any loss (the Reconnector does not
           // report the loss of a connection still being set up)
           const why = asTroupeError(refused.reason)
-          joins.forEach((join, i) => join.status === 'fulfilled' && (pools[i] as [number, LinkedPool])[1].disconnected(why))
+          for (const [i, join] of joins.entries()) if (join.status === 'fulfilled') (pools[i] as [number, LinkedPool])[1].disconnected(why)
           throw why
         }
         for (const wake of this.#waiting) wake()
@@ -145,9 +146,11 @@ export class ManagerLink {
     try {
       // a new link joins its pools as it connects; the pools joining an older one join here
       await this.#first
-      for (;;) {
+      for (let tried: Peer | undefined; ; ) {
         const peer = this.peer
-        if (peer === undefined) {
+        // down, or still the connection the last try failed on (closing, or a manager that did
+        // not answer): wait for the next
+        if (peer === undefined || peer === tried) {
           await this.#connected(deadline)
           continue
         }
@@ -156,7 +159,8 @@ export class ManagerLink {
         } catch (err) {
           // the connection went down under the join: it is tried again on the next, as the
           // Reconnector tries a pool's first connection again, until connectTimeout
-          if ((err as TroupeError).code !== 'ECLOSED' || this.#system.clock.now() >= deadline) throw err
+          if ((err as TroupeError).code !== 'ECLOSED') throw err
+          tried = peer
         }
       }
     } catch (err) {
