@@ -11,6 +11,10 @@
  * shaped for the ones before it. After ask.inproc's 14 M asks, ask.mem.c256 and later
  * ask.tcp.c256 fell into a state where a scavenge every ~17 ms took ~5 ms and promoted ~3 MB
  * (half the rate, a 7-10 ms p99) in about half of the runs, and never when run alone.
+ *
+ * A figure's ratio is to its baseline measured just before it and just after it (the mean of
+ * the two): this VM's pace drifts by a fifth within a minute, and a baseline measured half a
+ * minute earlier, in its own place in the list, moved ratios both ways (bench/RESULTS.md).
  */
 import { spawn } from 'node:child_process'
 import { cpus } from 'node:os'
@@ -35,7 +39,7 @@ interface Measured {
 interface Spec {
   name: string
   baseline: string | null
-  /** Also report p50 ÷ the baseline's p50 (`p50_ratio`). */
+  /** Also report p50 ÷ the baseline's p50 (`p50_ratio`): its target is a latency. */
   p50Ratio?: true
   run(loop: (concurrency: number) => LoopOptions): Promise<Measured>
 }
@@ -62,9 +66,9 @@ const specs: Spec[] = [
   { name: 'tcp.echo.c1', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 1, l(1)) },
   { name: 'tcp.echo.c256', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
   { name: 'pair.echo.c256', baseline: null, run: (l) => socketpairEcho(askFrameBytes(), 256, l(256)) },
-  { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
+  { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', p50Ratio: true, run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
   { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
-  { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', run: async (l) => taskOverTcp(await tcpGrid(), l(1)) },
+  { name: 'task.tcp.c1', baseline: 'tcp.echo.c1', p50Ratio: true, run: async (l) => taskOverTcp(await tcpGrid(), l(1)) },
   { name: 'task.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => taskOverTcp(await tcpGrid(), l(256)) },
   { name: 'task.mem.c256', baseline: 'call.inproc.c256', run: (l) => taskOverMemory(l(256)) },
   { name: 'task.process.c256', baseline: 'pair.echo.c256', run: (l) => processPool(l(256)) },
@@ -123,22 +127,22 @@ async function main(): Promise<void> {
   if (!values.json) {
     process.stdout.write(`troupe bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${durationMs} ms per figure\n`)
   }
-  const results = new Map<string, Figure>()
   for (const spec of selected()) {
+    const before = spec.baseline === null ? undefined : await measureApart(spec.baseline)
     const r = await measureApart(spec.name)
-    const base = spec.baseline === null ? undefined : results.get(spec.baseline)
-    const figure: Figure = {
+    const after = spec.baseline === null ? undefined : await measureApart(spec.baseline)
+    const base = before === undefined || after === undefined ? undefined : { opsPerS: (before.opsPerS + after.opsPerS) / 2, p50: (before.p50 + after.p50) / 2 }
+    print({
       name: spec.name,
       ops_per_s: Math.round(r.opsPerS),
       p50_us: Number(r.p50.toFixed(2)),
       p99_us: Number(r.p99.toFixed(2)),
       baseline: spec.baseline,
-      ratio: base === undefined ? null : Number((r.opsPerS / base.ops_per_s).toFixed(4)),
+      ratio: base === undefined ? null : Number((r.opsPerS / base.opsPerS).toFixed(4)),
       ...(r.rssMb === undefined ? {} : { rss_mb: Number(r.rssMb.toFixed(1)) }),
-      ...(spec.p50Ratio === true && base !== undefined ? { p50_ratio: Number((r.p50 / base.p50_us).toFixed(4)) } : {}),
-    }
-    results.set(spec.name, figure)
-    print(figure)
+      ...(base === undefined ? {} : { baseline_ops_per_s: Math.round(base.opsPerS), baseline_p50_us: Number(base.p50.toFixed(2)) }),
+      ...(spec.p50Ratio === true && base !== undefined ? { p50_ratio: Number((r.p50 / base.p50).toFixed(4)) } : {}),
+    })
   }
 }
 

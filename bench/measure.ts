@@ -12,7 +12,10 @@ export interface Figure {
   baseline: string | null
   /** ops_per_s ÷ the baseline's ops_per_s. */
   ratio: number | null
-  /** p50_us ÷ the baseline's p50_us, for figures whose target is a latency (broadcast.tcp.4). */
+  /** The baseline as this figure's ratios use it: the mean of its runs just before and just after. */
+  baseline_ops_per_s?: number
+  baseline_p50_us?: number
+  /** p50_us ÷ the baseline's p50_us, for figures whose target is a latency (the c1 figures, broadcast.tcp.4). */
   p50_ratio?: number
   /** For memory figures: the resident set size of the process measured. */
   rss_mb?: number
