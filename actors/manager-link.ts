@@ -1,12 +1,12 @@
 /**
  * The connection from this process to a manager, shared by every pool here that works for it
- * with the same connection options (LINK_OPTIONS): one socket, one handshake, one heartbeat. Pools in one process then
- * answer a broadcast in one write, not one each (bench broadcast.tcp.4: each write on loopback
+ * with the same connection options (LINK_OPTIONS): one socket, one handshake, one heartbeat.
+ * Pools in one process then answer a broadcast in one write, not one each (bench broadcast.tcp.4: each write on loopback
  * costs about 10 µs of a 2-core machine). Each pool joins under a number of its own, its slot,
  * which the envelopes between the manager and its pools carry as `pool` (docs/PROTOCOL.md).
  */
 import { Kind, type Envelope, type WireError } from '../lib/envelope.js'
-import { TroupeError, asError } from '../lib/errors.js'
+import { TroupeError } from '../lib/errors.js'
 import { optionNames, pickOptions } from '../lib/options.js'
 import { MANAGER_ACTOR, hostNodeActor } from './control.js'
 import { NETWORK_OPTION_NAMES, connectTimeoutMs, type NetworkOptions } from './network-options.js'
@@ -74,7 +74,7 @@ export class ManagerLink {
           // the pools connect together: the attempt fails, its connection closes, and the pools
           // that had joined on it hear that as they would any loss (the Reconnector does not
           // report the loss of a connection still being set up)
-          const why = asTroupeError(refused.reason)
+          const why = refused.reason as TroupeError // a join fails with nothing else
           for (const [i, join] of joins.entries()) if (join.status === 'fulfilled') (pools[i] as [number, LinkedPool])[1].disconnected(why)
           throw why
         }
@@ -213,10 +213,6 @@ export class ManagerLink {
     }
     return true
   }
-}
-
-function asTroupeError(err: unknown): TroupeError {
-  return err instanceof TroupeError ? err : new TroupeError('ECLOSED', asError(err).message, { cause: err })
 }
 
 /** The URL and options as one string: pools whose strings are equal share a link. */

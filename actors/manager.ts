@@ -395,7 +395,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       case 'join': {
         const peer = from === undefined ? undefined : this.#peersById.get(from)
         if (peer === undefined) throw new TroupeError('ECONFIG', 'only a connected pool can join')
-        const slot = integerOption('pool', request.pool, 0, 0, MAX_POOL_SLOT)
+        const slot = poolSlot(request.pool)
         const links = this.#linksOf(peer)
         if (links.pools?.has(slot) === true) return { manager: this.id, pool: slot }
         if ((links.pools?.size ?? 0) >= MAX_POOLS_PER_CONNECTION) throw new TroupeError('ECONFIG', `at most ${MAX_POOLS_PER_CONNECTION} pools share one connection`)
@@ -414,7 +414,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       case 'leave': {
         const peer = from === undefined ? undefined : this.#peersById.get(from)
         const pools = peer === undefined ? undefined : this.#links.get(peer)?.pools
-        const pool = pools?.get(integerOption('pool', request.pool, 0, 0, MAX_POOL_SLOT))
+        const pool = pools?.get(poolSlot(request.pool))
         if (pool !== undefined) {
           pools?.delete(pool.slot)
           this.#poolGone(pool)
@@ -424,7 +424,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       case 'stats':
         return this.stats()
       case 'sysmsg':
-        return this.#deliverSysMsg(request.msg, request.to, from === undefined ? this.id : poolId(from, integerOption('pool', request.pool, 0, 0, MAX_POOL_SLOT)))
+        return this.#deliverSysMsg(request.msg, request.to, from === undefined ? this.id : poolId(from, poolSlot(request.pool)))
       case 'awaitPools':
         return this.#awaitPools(integerOption('workers', request.count, 1, 0), integerOption('timeout', request.timeoutMs, 30_000, 1), ctx.signal)
       default:
@@ -489,6 +489,11 @@ function fitsFrame(peer: Peer, env: Envelope): boolean {
 /** Pools sharing one connection, and the highest slot one may have (they are numbered from 0). */
 const MAX_POOLS_PER_CONNECTION = 1024
 const MAX_POOL_SLOT = 2 ** 31
+
+/** The `pool` of a control request: the slot of the pool asking, 0 when absent. @throws TroupeError `ECONFIG` */
+function poolSlot(value: unknown): number {
+  return integerOption('pool', value, 0, 0, MAX_POOL_SLOT)
+}
 
 /** Bound on each recipient's acknowledgement of a system message. */
 const SYSMSG_TIMEOUT_MS = 10_000
