@@ -59,12 +59,16 @@ const loop = (concurrency: number): LoopOptions => ({ concurrency, durationMs, w
 
 const server = (name: string): Promise<string> => startServer(name).then((s) => s.address)
 
+/** A plain TCP relay in front of a plain echo server, each in its own process: a task's topology, raw. */
+const relayedEcho = async (): Promise<string> => (await startServer('tcp-relay.ts', [await server('tcp-echo.ts')])).address
+
 const specs: Spec[] = [
   { name: 'call.inproc.c256', baseline: null, run: (l) => functionCall(l(256)) },
   { name: 'ask.inproc.c256', baseline: 'call.inproc.c256', run: (l) => askInProcess(l(256)) },
   { name: 'ask.mem.c256', baseline: 'call.inproc.c256', run: (l) => askOverMemory(l(256)) },
   { name: 'tcp.echo.c1', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 1, l(1)) },
   { name: 'tcp.echo.c256', baseline: null, run: async (l) => tcpEcho(await server('tcp-echo.ts'), askFrameBytes(), 256, l(256)) },
+  { name: 'relay.tcp.c1', baseline: 'tcp.echo.c1', p50Ratio: true, run: async (l) => tcpEcho(await relayedEcho(), askFrameBytes(), 1, l(1)) },
   { name: 'pair.echo.c256', baseline: null, run: (l) => socketpairEcho(askFrameBytes(), 256, l(256)) },
   { name: 'ask.tcp.c1', baseline: 'tcp.echo.c1', p50Ratio: true, run: async (l) => askOverTcp(await server('actor-server.ts'), l(1)) },
   { name: 'ask.tcp.c256', baseline: 'tcp.echo.c256', run: async (l) => askOverTcp(await server('actor-server.ts'), l(256)) },
