@@ -178,6 +178,12 @@ export class Connection implements Transport {
         void this.close(new TroupeError('EPROTO', `peer speaks protocol version ${env.v}, this node speaks ${PROTOCOL_VERSION}`))
         return
       }
+      if (env.node.includes('.')) {
+        // '.' joins a node id and a pool's slot in the ids of pools sharing a connection
+        // (PROTOCOL.md §3): a node id holding one could take another node's pool's id
+        void this.close(new TroupeError('EPROTO', `peer's node id ${JSON.stringify(env.node)} contains '.'`))
+        return
+      }
       if (env.nonce.length !== NONCE_BYTES || Buffer.compare(env.nonce, this.#nonce) === 0) {
         void this.close(new TroupeError('EAUTH', 'peer sent an invalid challenge'))
         return
