@@ -29,8 +29,9 @@ import { IdTable } from '../lib/id-table.js'
 import { PendingAsks } from '../lib/pending.js'
 import type { Clock } from '../lib/clock.js'
 import type { FrameSink, Transport } from '../transports/index.js'
-import { Letter, type Answer } from './actor.js'
+import { Letter } from './actor.js'
 import type { ActorRef, AskOptions } from './refs.js'
+import { RemoteAnswer, RemoteRef } from './remote-ref.js'
 
 /** What a peer needs from the node that owns it. */
 export interface PeerHost {
@@ -363,43 +364,5 @@ export class Peer implements FrameSink {
 
   #answerFail(id: number, err: WireError): void {
     if (!this.#closed) this.send({ k: Kind.Fail, id, err })
-  }
-}
-
-/** Routes an actor's answer back over the connection the ask came from. */
-class RemoteAnswer implements Answer {
-  readonly #peer: Peer
-  readonly #id: number
-
-  constructor(peer: Peer, id: number) {
-    this.#peer = peer
-    this.#id = id
-  }
-
-  resolve(value: unknown): void {
-    this.#peer.answer(this.#id, value)
-  }
-
-  reject(err: TroupeError): void {
-    this.#peer.answerError(this.#id, err)
-  }
-}
-
-/** An actor on another node; messages are copied through CBOR. */
-class RemoteRef<M, R> implements ActorRef<M, R> {
-  readonly name: string
-  readonly #peer: Peer
-
-  constructor(peer: Peer, name: string) {
-    this.#peer = peer
-    this.name = name
-  }
-
-  tell(message: M): void {
-    this.#peer.tell(this.name, message)
-  }
-
-  ask(message: M, options?: AskOptions): Promise<R> {
-    return this.#peer.ask(this.name, message, options) as Promise<R>
   }
 }
