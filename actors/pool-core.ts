@@ -3,47 +3,18 @@
  * them on their run timeout (abort `ctx.signal`, then kill a child that has not returned
  * `taskTimeoutKill` ms later), respawn dead workers with backoff, and report each outcome
  * upstream exactly once. Upstream is the manager connection, or the dispatcher of a
- * standalone pool. API.md §4, semantics 4 and 6.
+ * standalone pool; what passes between the two is in pool-upstream.ts. API.md §4, semantics 4
+ * and 6.
  */
 import { setMaxListeners } from 'node:events'
 import type { Clock, Timer } from '../lib/clock.js'
 import type { WireError } from '../lib/envelope.js'
 import { TroupeError, asError } from '../lib/errors.js'
 import { IdTable } from '../lib/id-table.js'
+import type { PoolAssignment, PoolCast, PoolUpstream } from './pool-upstream.js'
 import { backoffDelay, type Backoff } from './reconnector.js'
 import { parseJobName } from './tasks.js'
 import type { Worker, WorkerEvents } from './workers.js'
-
-/** Where outcomes and capacity changes go. Never called synchronously from `assign()`. */
-export interface PoolUpstream {
-  done(id: number, body: Uint8Array, ms: number): void
-  failed(id: number, err: WireError): void
-  progress(id: number, value: number): void
-  /** The number of tasks the pool can take now changed (a worker died or came back). */
-  capacity(capacity: number): void
-  /** How a broadcast subtask (`cast`) ended. */
-  castDone(id: number, body: Uint8Array, ms: number): void
-  castFailed(id: number, err: WireError): void
-  /** Cast `id` waits at barrier `name`. */
-  barrier(id: number, name: string): void
-}
-
-/** A broadcast subtask from upstream: it runs at once, outside the capacity. */
-export interface PoolCast {
-  id: number
-  name: string
-  body: Uint8Array
-  timeoutMs: number
-}
-
-/** An assignment from upstream. */
-export interface PoolAssignment {
-  id: number
-  name: string
-  body: Uint8Array
-  attempt: number
-  runTimeoutMs: number | undefined
-}
 
 export interface PoolCoreOptions {
   workers: number

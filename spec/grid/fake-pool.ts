@@ -2,7 +2,8 @@
  * A pool core whose workers run nothing, for specs that drive a pool's bookkeeping by hand: the
  * test ends each run through the events the core gave its worker, on a manual clock.
  */
-import { PoolCore, type PoolCoreOptions, type PoolUpstream } from '../../actors/pool-core.js'
+import { PoolCore, type PoolCoreOptions } from '../../actors/pool-core.js'
+import type { PoolUpstream } from '../../actors/pool-upstream.js'
 import type { Assignment } from '../../actors/task-executor.js'
 import type { Worker, WorkerEvents } from '../../actors/workers.js'
 import type { ManualClock } from '../../lib/clock.js'
