@@ -12,9 +12,8 @@ import type { WireError } from '../lib/envelope.js'
 import { IdTable } from '../lib/id-table.js'
 import { Execution, type ClientHandle, type SubmitOptions, type Waiter } from './execution.js'
 import { PoolEntry, type PoolHandle } from './pool-entry.js'
-import { fitsSlots, lessLoaded, rangeOf, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
+import { anyFreeSlot, pickPool, rangeOf, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
 import { TaskQueue } from './task-queue.js'
-import { EVAL_TASK } from './tasks.js'
 
 /** Hooks for the manager's events. */
 export interface DispatcherEvents {
@@ -91,7 +90,7 @@ export class Dispatcher {
     const run = new Execution(client, taskId, name, body, options)
     // Straight to a pool when one may take it. Whatever waits in the queue could not be placed
     // (every change that frees a slot dispatches), so this overtakes no one who could run.
-    const pool = this.#pick(run)
+    const pool = pickPool(this.#pools, run, this.#o, this.#selectFailed)
     if (run.abandoned) return // selectWorker threw: answered with ECONFIG
     if (pool === undefined && this.#queue.size + this.#followers >= this.#o.queueSize) return this.#refuse(client, taskId, run.info)
     open.set(taskId, run)
@@ -254,9 +253,9 @@ export class Dispatcher {
   /** Starts the first queued task, highest priority first, that a pool may take; false if none. */
   #startNext(): boolean {
     // runs after every outcome: an empty queue must not cost the heads() array
-    if (this.#queue.size === 0 || !this.#anyFreeSlot()) return false
+    if (this.#queue.size === 0 || !anyFreeSlot(this.#pools)) return false
     for (const run of this.#queue.heads()) {
-      const pool = this.#pick(run)
+      const pool = pickPool(this.#pools, run, this.#o, this.#selectFailed)
       if (pool === undefined) continue // caps may still let a lower priority in
       this.#queue.take(run)
       this.#start(run, pool)
@@ -265,56 +264,13 @@ export class Dispatcher {
     return false
   }
 
-  // #anyFreeSlot, #pick and #may run for every task: plain loops and methods, no closure per
-  // call (under tsx each named closure also costs a defineProperty for its name)
-  #anyFreeSlot(): boolean {
-    for (const p of this.#pools.values()) if (!p.draining && p.running < p.capacity) return true
-    return false
-  }
-
-  /** The pool that should take `run` now, if any may. */
-  #pick(run: Execution): PoolEntry | undefined {
-    // code goes only to pools that run it, as long as such a pool is connected at all
-    const evalOnly = run.name === EVAL_TASK && this.#anyPool((p) => p.allowEval)
-    const select = this.#o.selectWorker
-    if (select === undefined) {
-      // the default choice without building a candidate list
-      let best: PoolEntry | undefined
-      for (const p of this.#pools.values()) if (this.#may(p, run, evalOnly) && (best === undefined || lessLoaded(p, best))) best = p
-      return best
-    }
-    const candidates = [...this.#pools.values()].filter((p) => this.#may(p, run, evalOnly))
-    if (candidates.length === 0) return undefined
-    let chosen: WorkerInfo | undefined
-    try {
-      chosen = select(run.info, candidates)
-    } catch (err) {
-      this.#selectFailed(run, err)
-      return undefined
-    }
-    return candidates.find((p) => p === chosen || p.id === chosen?.id)
-  }
-
   /** A throwing `selectWorker` fails the task it was asked about, not the connection it came on. */
-  #selectFailed(run: Execution, err: unknown): void {
+  // a field, so pickPool is passed it without making a closure per task
+  readonly #selectFailed = (run: Execution, err: unknown): void => {
     this.#queue.remove(run)
     this.#forget(run)
     this.counts.failed++
     this.#answer(run, { code: 'ECONFIG', message: `selectWorker threw: ${err instanceof Error ? err.message : String(err)}` })
-  }
-
-  #may(p: PoolEntry, run: Execution, evalOnly: boolean): boolean {
-    return (
-      !p.draining &&
-      p.running < p.capacity &&
-      (!evalOnly || p.allowEval) &&
-      fitsSlots(p.ranges, p.capacity, p.runningByRange, run.priority, this.#o.sacredGuarantees)
-    )
-  }
-
-  #anyPool(test: (p: PoolEntry) => boolean): boolean {
-    for (const p of this.#pools.values()) if (test(p)) return true
-    return false
   }
 
   #start(run: Execution, pool: PoolEntry): void {

@@ -10,6 +10,9 @@
  * reservations: tasks below 1 may still fill their own 50 alongside.
  */
 import { configError } from '../lib/errors.js'
+import type { Execution } from './execution.js'
+import type { PoolEntry, PoolHandle } from './pool-entry.js'
+import { EVAL_TASK } from './tasks.js'
 
 /** A pool as routing sees it; also what `selectWorker` receives. */
 export interface WorkerInfo {
@@ -98,9 +101,70 @@ export function fitsSlots(ranges: SlotRanges, capacity: number, runningByRange: 
 }
 
 /**
- * The default routing's order (the dispatcher picks the pool no other beats): true when `a` should
+ * The default routing's order (pickPool takes the pool no other beats): true when `a` should
  * be preferred to `b`: less loaded, or as loaded with shorter run times.
  */
 export function lessLoaded(a: WorkerInfo, b: WorkerInfo): boolean {
   return a.load < b.load || (a.load === b.load && a.avgRunMs < b.avgRunMs)
+}
+
+/** The manager's options that decide which pool takes a task. */
+export interface RoutingOptions {
+  readonly selectWorker: SelectWorker | undefined
+  readonly sacredGuarantees: boolean
+}
+
+// anyFreeSlot, pickPool and may run for every task: plain loops and functions, no closure per
+// call (under tsx each named closure also costs a defineProperty for its name)
+
+/** True when some pool that is not draining has a free slot: without one, no queued task can start. */
+export function anyFreeSlot(pools: ReadonlyMap<PoolHandle, PoolEntry>): boolean {
+  for (const p of pools.values()) if (!p.draining && p.running < p.capacity) return true
+  return false
+}
+
+/**
+ * The pool that should take `run` now, if any may: the dispatcher's choice, for a task it was
+ * just given and for each queued one whenever a slot may have come free.
+ * @param selectFailed told, instead of a pool, when `selectWorker` throws
+ */
+export function pickPool(
+  pools: ReadonlyMap<PoolHandle, PoolEntry>,
+  run: Execution,
+  options: RoutingOptions,
+  selectFailed: (run: Execution, err: unknown) => void,
+): PoolEntry | undefined {
+  // code goes only to pools that run it, as long as such a pool is connected at all
+  const evalOnly = run.name === EVAL_TASK && anyPool(pools, (p) => p.allowEval)
+  const select = options.selectWorker
+  if (select === undefined) {
+    // the default choice without building a candidate list
+    let best: PoolEntry | undefined
+    for (const p of pools.values()) if (may(p, run, evalOnly, options) && (best === undefined || lessLoaded(p, best))) best = p
+    return best
+  }
+  const candidates = [...pools.values()].filter((p) => may(p, run, evalOnly, options))
+  if (candidates.length === 0) return undefined
+  let chosen: WorkerInfo | undefined
+  try {
+    chosen = select(run.info, candidates)
+  } catch (err) {
+    selectFailed(run, err)
+    return undefined
+  }
+  return candidates.find((p) => p === chosen || p.id === chosen?.id)
+}
+
+function may(p: PoolEntry, run: Execution, evalOnly: boolean, options: RoutingOptions): boolean {
+  return (
+    !p.draining &&
+    p.running < p.capacity &&
+    (!evalOnly || p.allowEval) &&
+    fitsSlots(p.ranges, p.capacity, p.runningByRange, run.priority, options.sacredGuarantees)
+  )
+}
+
+function anyPool(pools: ReadonlyMap<PoolHandle, PoolEntry>, test: (p: PoolEntry) => boolean): boolean {
+  for (const p of pools.values()) if (test(p)) return true
+  return false
 }
