@@ -1,21 +1,18 @@
 /**
  * `Client`: queues tasks on a manager (or a standalone pool) and gets each result to its caller
- * exactly once (API.md §4). Every call has one exit (`#settle`). While the manager is
- * unreachable, calls wait within their `timeout` and are sent once it is back; after a
- * reconnect the calls still open are sent again (at-least-once), and a late or duplicate
- * answer finds no call and is dropped.
+ * exactly once (API.md §4). It checks each call's options and encodes its input; from there
+ * `ClientCalls` (actors/client-calls.ts) keeps the call: sends it, waits out an outage, sends
+ * it again after a reconnect or a full queue, and settles it once. Broadcasts, jobs, stats and
+ * system messages go through here too.
  */
 import { EventEmitter } from 'eventemitter3'
-import type { Timer } from '../lib/clock.js'
 import { decodeValue, encodeValue } from '../lib/codec.js'
 import { Kind, fromWireError, type Envelope, type WireOutcome } from '../lib/envelope.js'
 import { debug } from '../lib/debug.js'
 import { TroupeError, asError, configError, isErrorCode } from '../lib/errors.js'
-import { IdTable } from '../lib/id-table.js'
-import { AbortWatch } from '../lib/abort-watch.js'
 import { PendingAsks } from '../lib/pending.js'
 import { durationOption, integerOption, knownOptions, signalOption } from '../lib/options.js'
-import { RingBuffer } from '../lib/ring.js'
+import { ClientCalls } from './client-calls.js'
 import { runJob, type JobHost } from './client-job.js'
 import {
   BROADCAST_OPTIONS, CLIENT_OPTIONS, DEFAULT_BROADCAST_TIMEOUT_MS, DEFAULT_EACH_CONCURRENCY, EACH_OPTIONS, RETRY_OPTIONS, RUN_OPTIONS,
@@ -36,50 +33,18 @@ export interface ClientEvents {
   disconnected: [why: TroupeError]
 }
 
-interface Call {
-  readonly id: number
-  readonly name: string
-  readonly body: Uint8Array
-  readonly priority: number
-  readonly runTimeoutMs: number | undefined
-  readonly assignTimeoutMs: number | undefined
-  readonly key: string | undefined
-  readonly onProgress: ((value: number) => void) | undefined
-  readonly resolve: (value: unknown) => void
-  readonly reject: (err: TroupeError) => void
-  readonly signal: AbortSignal | undefined
-  timer: Timer | undefined
-  retryTimer: Timer | undefined
-  /** Rejections by a full queue so far. */
-  rejections: number
-  /** Sent on the current connection (so a Withdraw means something). */
-  sent: boolean
-}
-
 /** How long past its timeout a broadcast may take to come back (the manager's answer is on its way). */
 const BROADCAST_GRACE_MS = 5000
 
 const DEFAULT_RETRY_ATTEMPTS = 10
 const DEFAULT_RETRY_DELAY_MS = 100
-/** Ids of settled calls the outbox may hold beyond the number of open calls before it is swept. */
-const OUTBOX_SLACK = 64
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly #system: ActorSystem
   #link!: Reconnector
-  // open calls by id; ids are sequential, so a table by id rather than a Map, which churns the
-  // young generation at one insert and one delete per call (lib/id-table.ts)
-  readonly #calls = new IdTable<Call>()
-  // ids of the calls waiting to be sent (no connection, or the connection was congested). Ids, not
-  // calls: one settled while waiting (timeout, abort) leaves only its id behind, not its input, and
-  // #queue sweeps those out before they outnumber the open calls, so a long outage stays bounded
-  readonly #outbox = new RingBuffer<number>()
-  readonly #retryAttempts: number
-  readonly #retryDelayMs: number
-  #nextId = 1
+  readonly #calls: ClientCalls
   // broadcasts waiting for the manager's BroadcastDone; not re-sent after a reconnect (not idempotent)
   readonly #broadcasts: PendingAsks
-  readonly #aborts = new AbortWatch<Call>((call, signal) => this.#giveUp(call, new TroupeError('EABORT', 'aborted by the caller', { cause: signal.reason })))
   // numbers this client's job runs; with its id, names each on the pools
   #nextJobRun = 1
   #closing: Promise<void> | undefined
@@ -89,9 +54,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private constructor(system: ActorSystem, retryAttempts: number, retryDelayMs: number) {
     super()
     this.#system = system
+    this.#calls = new ClientCalls(system.clock, () => this.#link.peer, retryAttempts, retryDelayMs)
     this.#broadcasts = new PendingAsks(system.clock)
-    this.#retryAttempts = retryAttempts
-    this.#retryDelayMs = retryDelayMs
   }
 
   /**
@@ -249,7 +213,6 @@ export class Client extends EventEmitter<ClientEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#failAll(new TroupeError('ECLOSED', 'the client closed'))
-      this.#outbox.drain()
       await this.#link.close()
       await this.#system.close()
     })()
@@ -274,88 +237,20 @@ export class Client extends EventEmitter<ClientEvents> {
     const assignTimeoutMs = durationOption('assignTimeout', o.assignTimeout)
     const body = encodeValue(input)
     this.#link.peer?.checkPayload({ buf: body, start: 0, end: body.length })
-    return new Promise((resolve, reject) => {
-      const id = this.#nextId++
-      const call: Call = {
-        id, name, body, priority, runTimeoutMs, assignTimeoutMs, key: o.key, onProgress: o.onProgress, resolve, reject, signal,
-        timer: undefined, retryTimer: undefined, rejections: 0, sent: false,
-      }
-      if (timeoutMs !== undefined) call.timer = this.#system.clock.setTimer(timeoutMs, () => this.#giveUp(call, new TroupeError('ECSTO', `no result within ${timeoutMs} ms`)))
-      if (signal !== undefined) this.#aborts.add(signal, call)
-      this.#calls.set(id, call)
-      this.#queue(call)
-      this.#flush()
-    })
-  }
-
-  /** Sends what waits in the outbox while the connection takes it. */
-  #flush(): void {
-    const peer = this.#link.peer
-    if (peer === undefined) return
-    for (let id = this.#outbox.shift(); id !== undefined; id = this.#outbox.shift()) {
-      const call = this.#calls.get(id)
-      if (call === undefined || call.sent) continue // settled, or already sent
-      call.sent = true
-      let congested: boolean
-      try {
-        congested = !peer.send({
-          k: Kind.Submit, id: call.id, name: call.name, body: call.body, priority: call.priority,
-          runTimeoutMs: call.runTimeoutMs, assignTimeoutMs: call.assignTimeoutMs, key: call.key,
-        })
-      } catch (err) {
-        this.#settle(call, err as TroupeError) // EFRAME
-        continue
-      }
-      if (congested) return // the rest goes on drain
-    }
-  }
-
-  /** Puts `call` in the outbox, first dropping the ids of settled calls if they pile up. */
-  #queue(call: Call): void {
-    if (this.#outbox.length >= 2 * this.#calls.size + OUTBOX_SLACK) this.#outbox.retain((id) => this.#calls.has(id))
-    this.#outbox.push(call.id)
-  }
-
-  /** The caller stopped waiting: settle now and tell the manager to stop the task. */
-  #giveUp(call: Call, err: TroupeError): void {
-    if (!this.#settle(call, err)) return
-    if (call.sent) this.#link.peer?.send({ k: Kind.Withdraw, id: call.id })
-  }
-
-  /** The only exit of a call; false when it had already ended. */
-  #settle(call: Call, err: TroupeError | null, value?: unknown): boolean {
-    if (this.#calls.get(call.id) !== call) return false
-    this.#calls.take(call.id)
-    const { clock } = this.#system
-    clock.clearTimer(call.timer)
-    clock.clearTimer(call.retryTimer)
-    if (call.signal !== undefined) this.#aborts.delete(call.signal, call)
-    if (err === null) call.resolve(value)
-    else call.reject(err)
-    return true
-  }
-
-  /** The open calls in the order they were made (a copy: safe to settle while iterating). */
-  #openCalls(): Call[] {
-    return this.#calls.ids().sort((a, b) => a - b).map((id) => this.#calls.get(id) as Call)
+    return this.#calls.open(name, body, priority, runTimeoutMs, assignTimeoutMs, o.key, o.onProgress, signal, timeoutMs)
   }
 
   #failAll(err: TroupeError): void {
-    for (const call of this.#openCalls()) this.#settle(call, err)
+    this.#calls.failAll(err)
     this.#broadcasts.rejectAll(err)
   }
 
   // ---- the connection --------------------------------------------------------------------------
 
   #connected(peer: Peer): void {
-    peer.onDrain = () => this.#flush()
-    // everything still open goes (again): queued calls in order, then the rest by id
-    const open = this.#openCalls()
-    for (const call of open) call.sent = false
-    this.#outbox.drain()
-    for (const call of open) if (call.retryTimer === undefined) this.#outbox.push(call.id)
+    this.#calls.connected(peer)
     queueMicrotask(() => {
-      this.#flush()
+      this.#calls.flush()
       // a throwing listener is the caller's bug; it must not become an uncaught exception here
       try {
         this.emit('connected')
@@ -366,7 +261,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   #disconnected(why: TroupeError): void {
-    for (const call of this.#openCalls()) call.sent = false
+    this.#calls.disconnected()
     this.#broadcasts.rejectAll(new TroupeError('ECLOSED', `lost the manager during a broadcast: ${why.message}`, { cause: why }))
     this.emit('disconnected', why)
   }
@@ -374,26 +269,12 @@ export class Client extends EventEmitter<ClientEvents> {
   #fromManager(peer: Peer, env: Envelope): boolean {
     if (peer !== this.#link.peer) return false
     switch (env.k) {
-      case Kind.Done: {
-        const call = this.#calls.get(env.id)
-        if (call === undefined) return true // late: timed out, aborted, or answered already
-        let value: unknown
-        try {
-          value = decodeValue(env.body)
-        } catch (err) {
-          this.#settle(call, err as TroupeError)
-          return true
-        }
-        this.#settle(call, null, value)
+      case Kind.Done:
+        this.#calls.done(env)
         return true
-      }
-      case Kind.Failed: {
-        const call = this.#calls.get(env.id)
-        if (call === undefined) return true
-        if (env.err.code === 'EREJECTED' && call.rejections < this.#retryAttempts) this.#retryLater(call)
-        else this.#settle(call, fromWireError(env.err))
+      case Kind.Failed:
+        this.#calls.failed(env)
         return true
-      }
       case Kind.BroadcastDone:
         // a late answer (the caller gave up) is not decoded
         if (this.#broadcasts.has(env.id)) this.#broadcasts.settle(env.id, null, env.outcomes.map(toOutcome))
@@ -401,34 +282,12 @@ export class Client extends EventEmitter<ClientEvents> {
       case Kind.BroadcastFailed:
         this.#broadcasts.settle(env.id, fromWireError(env.err))
         return true
-      case Kind.Progress: {
-        const onProgress = this.#calls.get(env.id)?.onProgress
-        // a throwing progress callback is the caller's problem, not the call's; so is an async
-        // one that rejects, which would otherwise end the process as an unhandled rejection
-        try {
-          const returned: unknown = onProgress?.(env.value)
-          if (returned instanceof Promise) returned.catch(() => {})
-        } catch {
-          // as above
-        }
+      case Kind.Progress:
+        this.#calls.progress(env)
         return true
-      }
       default:
         return false
     }
-  }
-
-  /** A full queue turned the call away: try again after (1 + ln(attempt)) × delay. */
-  #retryLater(call: Call): void {
-    call.rejections++
-    call.sent = false
-    const delayMs = (1 + Math.log(call.rejections)) * this.#retryDelayMs
-    call.retryTimer = this.#system.clock.setTimer(delayMs, () => {
-      call.retryTimer = undefined
-      if (this.#calls.get(call.id) !== call) return
-      this.#queue(call)
-      this.#flush()
-    })
   }
 
   // async: a bad option or an unencodable input rejects, never throws (ECONFIG, EPROTO)
