@@ -21,7 +21,7 @@ import {
 import { MANAGER_ACTOR, hostNodeActor, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { callGroup, each } from './each.js'
 import type { Job, JobClass, Outcome } from './job.js'
-import type { ManagerStats } from './manager.js'
+import type { ManagerStats } from './manager-options.js'
 import type { Peer } from './peer.js'
 import { Reconnector } from './reconnector.js'
 import { ActorSystem } from './system.js'

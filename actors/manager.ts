@@ -1,72 +1,35 @@
 /**
  * `Manager`: where clients queue tasks and pools take them (API.md §4). A validated facade over
  * an `ActorSystem` that listens, the `Dispatcher` that holds the queue, and the links that turn
- * each connected peer into a client, a pool, or both.
+ * each connected peer into a client, a pool, or both. Its options and stats are in
+ * manager-options.ts; what it does with each envelope a peer sends, in manager-envelope.ts.
  */
 import { EventEmitter } from 'eventemitter3'
 import { debug } from '../lib/debug.js'
-import { Kind, encodeEnvelopeRange, toWireError, type Envelope, type WireError, type WireOutcome } from '../lib/envelope.js'
+import type { WireError } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
-import { booleanOption, durationOption, integerOption, knownOptions, limitOption, optionNames } from '../lib/options.js'
-import { Broadcasts, fitOutcomes, type CastTarget } from './broadcasts.js'
+import { booleanOption, durationOption, integerOption, knownOptions, limitOption } from '../lib/options.js'
+import { Broadcasts, type CastTarget } from './broadcasts.js'
 import { MANAGER_ACTOR, NODE_ACTOR, poolId, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher } from './dispatcher.js'
-import { ClientLink, PoolLink, type PeerLinks } from './manager-links.js'
-import { NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
+import { managerEnvelope, type EnvelopeHost } from './manager-envelope.js'
+import { PoolLink, type PeerLinks } from './manager-links.js'
+import {
+  CLOSE_OPTIONS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_QUEUE_SIZE,
+  MANAGER_OPTIONS,
+  type CloseOptions,
+  type ManagerOptions,
+  type ManagerStats,
+} from './manager-options.js'
 import type { Peer } from './peer.js'
 import type { PoolAssignment, PoolCast } from './pool-upstream.js'
 import type { PoolHandle } from './pool-entry.js'
-import { slotRanges, type SelectWorker, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
+import { slotRanges, type SlotRanges, type TaskInfo, type WorkerInfo } from './routing.js'
 import type { ActorContext } from './actor.js'
 import { ActorSystem } from './system.js'
-
-/** Options of `Manager.start()`. */
-export interface ManagerOptions extends NetworkOptions {
-  /** Where to listen: one URL or several (`tcp://0.0.0.0:8000`, `mem://grid`). */
-  listen: string | string[]
-  /** Queued tasks beyond which new ones are rejected with `EREJECTED` (default 4096; Infinity allowed). */
-  queueSize?: number | undefined
-  /** Higher priority ranges borrow slots only from the lowest range (API.md §4.3). */
-  sacredGuarantees?: boolean | undefined
-  /** Tasks with the same name and `key` as one queued or running share its run and its result. */
-  coalesce?: boolean | undefined
-  /** Replaces least-loaded routing: picks one of the pools that may take the task, or undefined to wait. */
-  selectWorker?: SelectWorker | undefined
-  /** Runs of one task in all before a worker loss fails it with `EWORKERLOST` (default 3). */
-  maxAttempts?: number | undefined
-}
-
-/** Options of `manager.close()`. */
-export interface CloseOptions {
-  /** Take no new task, let queued and running ones finish, then close (default false). */
-  drain?: boolean | undefined
-  /** Bound on draining in ms (default 30 000); what is left then fails with `ECLOSED`. */
-  timeout?: number | undefined
-}
-
-const MANAGER_OPTIONS = optionNames<ManagerOptions>()(...NETWORK_OPTION_NAMES, 'listen', 'queueSize', 'sacredGuarantees', 'coalesce', 'selectWorker', 'maxAttempts')
-export const CLOSE_OPTIONS = optionNames<CloseOptions>()('drain', 'timeout')
-
-/** What `stats()` reports. */
-export interface ManagerStats {
-  id: string
-  /** Connected pools. */
-  workers: number
-  /** Their capacity in all. */
-  capacity: number
-  /** Tasks running now. */
-  busy: number
-  queued: number
-  done: number
-  failed: number
-  rejected: number
-  /** Runs put back in the queue after a worker loss. */
-  requeued: number
-  /** Tasks failed with `EWORKERLOST`. */
-  lost: number
-  clients: number
-  pools: WorkerInfo[]
-}
 
 export interface ManagerEvents {
   /** A pool joined. */
@@ -80,10 +43,6 @@ export interface ManagerEvents {
   /** A task waited longer than its `assignTimeout`. */
   assignTimeout: [task: TaskInfo, clientId: string]
 }
-
-const DEFAULT_QUEUE_SIZE = 4096
-const DEFAULT_MAX_ATTEMPTS = 3
-const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 
 /**
  * Routes tasks from clients to pools.
@@ -131,8 +90,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }
     const system = new ActorSystem({ ...o, name: 'manager' })
     const manager = new Manager(system, (m) => new Dispatcher({ ...settings, clock: system.clock, events: m.#dispatcherEvents() }))
+    const envelopes = manager.#envelopeHost()
     system.extend({
-      envelope: (peer, env) => manager.#envelope(peer, env),
+      envelope: (peer, env) => managerEnvelope(envelopes, peer, env),
       peerOpened: (peer) => manager.#peersById.set(peer.id, peer),
       peerClosed: (peer) => manager.#peerClosed(peer),
     })
@@ -259,89 +219,20 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }
   }
 
+  #envelopeHost(): EnvelopeHost {
+    return {
+      dispatcher: this.#dispatcher,
+      broadcasts: this.#broadcasts,
+      castTargets: this.#castTargets,
+      links: this.#links,
+      linksOf: (peer) => this.#linksOf(peer),
+    }
+  }
+
   #linksOf(peer: Peer): PeerLinks {
     let links = this.#links.get(peer)
     if (links === undefined) this.#links.set(peer, (links = {}))
     return links
-  }
-
-  #envelope(peer: Peer, env: Envelope): boolean {
-    const d = this.#dispatcher
-    switch (env.k) {
-      case Kind.Submit: {
-        const links = this.#linksOf(peer)
-        links.client ??= new ClientLink(peer)
-        d.submit(links.client, env.id, env.name, env.body, {
-          priority: env.priority,
-          runTimeoutMs: env.runTimeoutMs,
-          assignTimeoutMs: env.assignTimeoutMs,
-          key: env.key,
-        })
-        break
-      }
-      case Kind.Withdraw: {
-        const client = this.#links.get(peer)?.client
-        if (client !== undefined) d.withdraw(client, env.id)
-        break
-      }
-      case Kind.Broadcast: {
-        const { id } = env
-        // the body goes out to the pools at once, before the frame's buffer is reused
-        const failed = (err: TroupeError): void => void peer.send({ k: Kind.BroadcastFailed, id, err: toWireError(err) })
-        this.#broadcasts.start([...this.#castTargets.values()], env.name, env.body, env.timeoutMs, env.min, peer, id).then((outcomes) => {
-          if (outcomes === null) return // withdrawn: the client stopped waiting
-          const done = (list: WireOutcome[]): Envelope => ({ k: Kind.BroadcastDone, id, outcomes: list })
-          try {
-            peer.send(done(outcomes))
-          } catch (err) {
-            // EFRAME: every answer fit a frame, not all of them together; the largest give way
-            const fitted = fitOutcomes(outcomes, (trimmed) => fitsFrame(peer, done(trimmed)))
-            if (fitted === undefined) failed(err as TroupeError)
-            else peer.send(done(fitted))
-          }
-        }, failed)
-        return true
-      }
-      case Kind.BroadcastWithdraw:
-        this.#broadcasts.withdraw(peer, env.id)
-        return true
-      case Kind.CastDone:
-      case Kind.CastFailed:
-      case Kind.Barrier: {
-        const pool = this.#poolOf(peer, env.pool)
-        if (pool === undefined) return false
-        if (pool === null) return true
-        if (env.k === Kind.CastDone) this.#broadcasts.done(pool, env.id, env.body, env.ms)
-        else if (env.k === Kind.CastFailed) this.#broadcasts.failed(pool, env.id, env.err)
-        else this.#broadcasts.barrier(pool, env.id, env.name)
-        return true
-      }
-      case Kind.Done:
-      case Kind.Failed:
-      case Kind.Progress:
-      case Kind.PoolState: {
-        const pool = this.#poolOf(peer, env.pool)
-        if (pool === undefined) return false // only a joined pool sends these
-        if (pool === null) return true
-        if (env.k === Kind.Done) d.done(pool, env.id, env.body, env.ms)
-        else if (env.k === Kind.Failed) d.failed(pool, env.id, env.err)
-        else if (env.k === Kind.Progress) d.progress(pool, env.id, env.value)
-        else d.poolState(pool, env.capacity, env.draining)
-        break
-      }
-      default:
-        return false
-    }
-    return true
-  }
-
-  /**
-   * Pool `slot` of `peer`: undefined when no pool joined on that connection (what it sent is a
-   * bad frame), null for a slot that left or has not joined yet (what it sends is dropped).
-   */
-  #poolOf(peer: Peer, slot: number | undefined): PoolLink | null | undefined {
-    const pools = this.#links.get(peer)?.pools
-    return pools === undefined ? undefined : (pools.get(slot ?? 0) ?? null)
   }
 
   // A node that reconnected before its old connection closed (same id) is already on a new peer
@@ -474,16 +365,6 @@ export interface LocalPoolReports {
   castDone(id: number, body: Uint8Array, ms: number): void
   castFailed(id: number, err: WireError): void
   barrier(id: number, name: string): void
-}
-
-/** Whether `env` fits a frame to `peer`; encodes it, sends nothing. */
-function fitsFrame(peer: Peer, env: Envelope): boolean {
-  try {
-    peer.checkPayload(encodeEnvelopeRange(env))
-    return true
-  } catch {
-    return false // EFRAME
-  }
 }
 
 /** Pools sharing one connection, and the highest slot one may have (they are numbered from 0). */
