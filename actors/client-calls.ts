@@ -6,9 +6,9 @@
  * again (at-least-once), and a late or duplicate answer finds no call and is dropped. A call a
  * full queue turned away (`EREJECTED`) is sent again after a backoff, `retry.attempts` times.
  *
- * Apart from `Client` (actors/client.ts), which checks options and speaks for the client as a
- * whole (groups of calls, broadcasts, the manager's control actor), because the life of one call
- * is an idea of its own: this file holds its bookkeeping, sending, retries and re-sending.
+ * It is kept apart from `Client` (actors/client.ts), which checks options and speaks for the
+ * client as a whole (groups of calls, broadcasts, the manager's control actor): the life of one
+ * call is an idea of its own, and this file holds its bookkeeping, sending, retries and re-sending.
  */
 import type { Clock, Timer } from '../lib/clock.js'
 import { decodeValue } from '../lib/codec.js'
