@@ -13,7 +13,7 @@ import { TroupeError, asError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, knownOptions, limitOption, optionNames, optionsObject, pickOptions } from '../lib/options.js'
 import { MANAGER_ACTOR, poolId, sysMsgTarget, type SysMsgTarget } from './control.js'
 import { Manager, type LocalPoolReports } from './manager.js'
-import { CLOSE_OPTIONS, type CloseOptions, type ManagerStats } from './manager-options.js'
+import { CLOSE_OPTIONS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUEUE_SIZE, type CloseOptions, type ManagerStats } from './manager-options.js'
 import { NETWORK_OPTIONS, NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { PoolCore } from './pool-core.js'
@@ -82,7 +82,6 @@ const POOL_OPTIONS = optionNames<WorkerPoolOptions>()(
   'reconnect', 'taskTimeoutKill', 'queueSize', 'coalesce', 'maxAttempts',
 )
 const DEFAULT_TASK_TIMEOUT_KILL_MS = 1000
-const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #mode: PoolMode
@@ -156,7 +155,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         const manager = await Manager.start({
           ...pickOptions(o, NETWORK_OPTIONS),
           listen: o.listen,
-          queueSize: limitOption('queueSize', o.queueSize, 4096),
+          queueSize: limitOption('queueSize', o.queueSize, DEFAULT_QUEUE_SIZE),
           coalesce: o.coalesce,
           maxAttempts: o.maxAttempts,
         })
