@@ -253,13 +253,13 @@ export function transportContract(name: string, driver: Driver): void {
   })
 
   t.test("a peer whose node id contains '.' is refused with EPROTO", async () => {
-    const endpoint = await driver.listen(options(), () => new RecordingSink())
+    // a clock that never moves: the handshake timeout (EPROTO too) cannot be what answers
+    const endpoint = await driver.listen(options({}, new ManualClock()), () => new RecordingSink())
     t.cleanup(() => endpoint.close())
     const raw = await rawTo(endpoint)
     raw.send({ k: Kind.Hello, v: PROTOCOL_VERSION, node: 'node.1', nonce: newNonce() })
     const bye = (await raw.expect(Kind.Bye)) as Extract<Envelope, { k: 4 }>
     assert.is(bye.err.code, 'EPROTO')
-    assert.match(bye.err.message, "'.'")
     await withDeadline(raw.closed.promise, 5000, 'raw link closed')
   })
 

@@ -180,8 +180,9 @@ export class Connection implements Transport {
       }
       if (env.node.includes('.')) {
         // '.' joins a node id and a pool's slot in the ids of pools sharing a connection
-        // (PROTOCOL.md §3): a node id holding one could take another node's pool's id
-        void this.close(new TroupeError('EPROTO', `peer's node id ${JSON.stringify(env.node)} contains '.'`))
+        // (PROTOCOL.md §6): a node id holding one could take another node's pool's id. The id
+        // itself is not quoted: it is unauthenticated, and may be kilobytes long
+        void this.close(new TroupeError('EPROTO', "peer's node id contains '.'"))
         return
       }
       if (env.nonce.length !== NONCE_BYTES || Buffer.compare(env.nonce, this.#nonce) === 0) {
