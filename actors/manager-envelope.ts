@@ -1,9 +1,9 @@
 /**
  * What the manager does with an envelope a peer sends it (docs/PROTOCOL.md): a client's submits
  * and withdraws go to the dispatcher, its broadcasts to `Broadcasts`, and what a joined pool
- * reports to whichever of the two gave it the work. It is kept apart from manager.ts, which wires
- * it to the connections and answers control requests, so that the manager's side of the task
- * protocol reads as one switch over envelope kinds.
+ * reports to whichever of the two gave it the work. This is the manager's side of the task
+ * protocol; manager.ts keeps the facade (options, events, close) and the control requests
+ * (join, leave, stats, system messages), and wires this to its connections.
  */
 import { Kind, encodeEnvelopeRange, toWireError, type Envelope, type WireOutcome } from '../lib/envelope.js'
 import type { TroupeError } from '../lib/errors.js'

@@ -1,9 +1,8 @@
 /**
  * The options of `Manager.start()` and `manager.close()`, their defaults, and the shape of what
- * `stats()` reports. Apart from manager.ts so that the pool and the client, which take the same
- * close options or read the same stats, need not import the manager for them. Each list of names
- * is checked against its interface when compiled (`optionNames`), and refuses a misspelt option
- * when called (`knownOptions`).
+ * `stats()` reports: the manager's public shapes, apart from the class behind them (STYLE: one
+ * idea per file). Each list of names is checked against its interface when compiled
+ * (`optionNames`); `knownOptions()` uses it to refuse a misspelt option at run time.
  */
 import { optionNames } from '../lib/options.js'
 import { NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'

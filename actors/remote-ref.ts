@@ -1,9 +1,9 @@
 /**
- * The two ends of an ask that crosses a connection, as local code sees them: `RemoteRef`, the
- * `ActorRef` of an actor on another node, and `RemoteAnswer`, which carries a local actor's
- * answer back to the node that asked. Both only forward to their `Peer`, which owns the
- * connection (framing, congestion, pending asks); they live apart from it so peer.ts stays that
- * one idea.
+ * Messages that cross a connection, as local code sees them: `RemoteRef`, the `ActorRef` of an
+ * actor on another node (tell and ask), and `RemoteAnswer`, which carries a local actor's answer
+ * back to the node that asked. Both only forward to their `Peer`, which owns the connection
+ * (framing, congestion, pending asks); they live apart from it so that peer.ts holds the
+ * connection alone.
  */
 import type { TroupeError } from '../lib/errors.js'
 import type { Answer } from './actor.js'

@@ -28,7 +28,7 @@ export const Kind = {
   Reply: 7,
   Fail: 8,
   Cancel: 9,
-  // task grid (actors/dispatcher.ts, pool.ts, client-calls.ts)
+  // task grid (actors/manager-envelope.ts, manager-links.ts, pool.ts, client-calls.ts)
   Submit: 10,
   Withdraw: 11,
   Assign: 12,
