@@ -10,10 +10,10 @@ import { systemClock } from '../lib/clock.js'
 import { debug } from '../lib/debug.js'
 import { Kind, type Envelope } from '../lib/envelope.js'
 import { TroupeError, asError, configError } from '../lib/errors.js'
-import { booleanOption, durationOption, integerOption, knownOptions, limitOption, optionNames, optionsObject, pickOptions } from '../lib/options.js'
+import { booleanOption, durationOption, integerOption, knownOptions, optionNames, optionsObject, pickOptions } from '../lib/options.js'
 import { MANAGER_ACTOR, poolId, sysMsgTarget, type SysMsgTarget } from './control.js'
 import { Manager, type LocalPoolReports } from './manager.js'
-import { CLOSE_OPTIONS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUEUE_SIZE, type CloseOptions, type ManagerStats } from './manager-options.js'
+import { CLOSE_OPTIONS, DEFAULT_DRAIN_TIMEOUT_MS, type CloseOptions, type ManagerStats } from './manager-options.js'
 import { NETWORK_OPTIONS, NETWORK_OPTION_NAMES, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { PoolCore } from './pool-core.js'
@@ -155,7 +155,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         const manager = await Manager.start({
           ...pickOptions(o, NETWORK_OPTIONS),
           listen: o.listen,
-          queueSize: limitOption('queueSize', o.queueSize, DEFAULT_QUEUE_SIZE),
+          queueSize: o.queueSize,
           coalesce: o.coalesce,
           maxAttempts: o.maxAttempts,
         })
