@@ -17,6 +17,7 @@ const server = createServer({ noDelay: true }, (client) => {
   client.on('error', () => echo.destroy())
   echo.on('error', () => client.destroy())
   client.on('close', () => echo.destroy())
+  echo.on('close', () => client.destroy())
 })
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as { port: number }
