@@ -50,6 +50,12 @@ export function hostNodeActor(system: ActorSystem, onSysMsg: (msg: unknown, from
   })
 }
 
+/**
+ * Pools that may share one connection (PROTOCOL.md §6): the manager refuses a join past it, and
+ * a process's pools start another connection rather than ask.
+ */
+export const MAX_POOLS_PER_CONNECTION = 1024
+
 /** A pool's id: its node's for the first pool on a connection, `node.slot` for the others. */
 export function poolId(node: string, slot: number): string {
   return slot === 0 ? node : `${node}.${slot}`

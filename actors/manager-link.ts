@@ -8,7 +8,7 @@
 import { Kind, type Envelope, type WireError } from '../lib/envelope.js'
 import { TroupeError } from '../lib/errors.js'
 import { optionNames, pickOptions } from '../lib/options.js'
-import { MANAGER_ACTOR, hostNodeActor } from './control.js'
+import { MANAGER_ACTOR, MAX_POOLS_PER_CONNECTION, hostNodeActor } from './control.js'
 import { NETWORK_OPTION_NAMES, connectTimeoutMs, type NetworkOptions } from './network-options.js'
 import type { Peer } from './peer.js'
 import { Reconnector, type ReconnectOption } from './reconnector.js'
@@ -35,9 +35,6 @@ export interface Attachment {
   slot: number
   joined: Promise<void>
 }
-
-/** Pools on one connection; more start a connection of their own. */
-const MAX_POOLS_PER_LINK = 1024
 
 /** Links that more pools may share, by URL and options. */
 const shared = new Map<string, ManagerLink>()
@@ -97,7 +94,7 @@ export class ManagerLink {
     const options = pickOptions(poolOptions, LINK_OPTIONS)
     const key = options.signal === undefined ? sharingKey(url, options) : undefined
     let link = key === undefined ? undefined : shared.get(key)
-    if (link === undefined || link.#pools.size >= MAX_POOLS_PER_LINK) {
+    if (link === undefined || link.#pools.size >= MAX_POOLS_PER_CONNECTION) {
       link = new ManagerLink(url, options, key)
       if (key !== undefined) shared.set(key, link)
     }

@@ -10,7 +10,7 @@ import type { WireError } from '../lib/envelope.js'
 import { TroupeError, configError } from '../lib/errors.js'
 import { booleanOption, durationOption, integerOption, knownOptions, limitOption } from '../lib/options.js'
 import { Broadcasts, type CastTarget } from './broadcasts.js'
-import { MANAGER_ACTOR, NODE_ACTOR, poolId, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
+import { MANAGER_ACTOR, MAX_POOLS_PER_CONNECTION, NODE_ACTOR, poolId, sysMsgTarget, type ManagerRequest, type SysMsgTarget } from './control.js'
 import { Dispatcher } from './dispatcher.js'
 import { managerEnvelope, type EnvelopeHost } from './manager-envelope.js'
 import { PoolLink, type PeerLinks } from './manager-links.js'
@@ -367,8 +367,7 @@ export interface LocalPoolReports {
   barrier(id: number, name: string): void
 }
 
-/** Pools sharing one connection, and the highest slot one may have (they are numbered from 0). */
-const MAX_POOLS_PER_CONNECTION = 1024
+/** The highest slot a pool may have (they are numbered from 0). */
 const MAX_POOL_SLOT = 2 ** 31
 
 /** The `pool` of a control request: the slot of the pool asking, 0 when absent. @throws TroupeError `ECONFIG` */
