@@ -5,10 +5,13 @@
 import { createConnection, createServer, type NetConnectOpts, type Server, type Socket } from 'node:net'
 import type { Clock } from '../lib/clock.js'
 import { TroupeError } from '../lib/errors.js'
-import type { SlabReads } from './slab-reads.js'
+import { adoptForSlabReads, type SlabReads } from './slab-reads.js'
 import { StreamLink } from './stream-link.js'
 
-/** Starts a server; resolves once it listens. Connections become links handed to `accept`. */
+/**
+ * Starts a server; resolves once it listens. Connections become links handed to `accept`.
+ * A plain server's ('connection') sockets read through slabs where Node allows (adoptForSlabReads).
+ */
 export function serve(
   server: Server,
   listenArgs: { port: number; host: string } | { path: string },
@@ -16,7 +19,11 @@ export function serve(
   accept: (link: StreamLink) => void,
   connectionEvent = 'connection',
 ): Promise<Server> {
-  server.on(connectionEvent, (socket: Socket) => accept(new StreamLink(socket, describe(socket), { pausesReading: true })))
+  server.on(connectionEvent, (accepted: Socket) => {
+    const adopted = connectionEvent === 'connection' ? adoptForSlabReads(accepted) : undefined
+    const socket = adopted?.socket ?? accepted
+    accept(new StreamLink(socket, describe(socket), { pausesReading: true, reads: adopted?.reads }))
+  })
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       const where = 'path' in listenArgs ? listenArgs.path : `${listenArgs.host}:${listenArgs.port}`
@@ -32,8 +39,9 @@ export function serve(
   })
 }
 
+/** A plain server; its sockets are made paused, so that they can be adopted before any read. */
 export function newServer(): Server {
-  return createServer({ noDelay: true })
+  return createServer({ noDelay: true, pauseOnConnect: true })
 }
 
 /**

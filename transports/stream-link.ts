@@ -24,7 +24,7 @@ export interface StreamLinkOptions {
   /** Stop reading while more than PAUSE_READING_BYTES is unsent (the accepting side only). */
   pausesReading?: boolean
   /** The socket was made paused, reading through these (see SlabReads), not through 'data'. */
-  reads?: SlabReads
+  reads?: SlabReads | undefined
 }
 
 export class StreamLink implements Link {
@@ -82,8 +82,9 @@ export class StreamLink implements Link {
     const first = this.#events === NO_LISTENER
     this.#events = events
     if (!first) return
-    if (this.#slabReads) this.#socket.resume()
-    else this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    // resume(): a socket made paused (slab reads, or an accepted one Node would not let us adopt)
+    if (!this.#slabReads) this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    this.#socket.resume()
   }
 
   get unsentBytes(): number {

@@ -1,29 +1,72 @@
 /**
- * A socket we dial reads into slabs of our own (transports/slab-reads.ts) rather than through
- * 'data' events. Frames are handed on as ranges of those reads, so a slab must never be written
- * over while a frame in it may still be held; and a socket must not read before its link listens.
+ * A socket we dial, and one a server of ours accepts, read into slabs of our own
+ * (transports/slab-reads.ts) rather than through 'data' events. Frames are handed on as ranges of
+ * those reads, so a slab must never be written over while a frame in it may still be held; and a
+ * socket must not read before its link listens.
  */
-import { connect, type Socket } from 'node:net'
+import { connect, type Server, type Socket } from 'node:net'
 import * as assert from 'uvu/assert'
 import { frameBytes } from '../../transports/framing.js'
 import { NO_LISTENER } from '../../transports/link.js'
-import { connectNet } from '../../transports/net-socket.js'
-import { SlabReads } from '../../transports/slab-reads.js'
+import { connectNet, newServer } from '../../transports/net-socket.js'
+import { SlabReads, adoptForSlabReads } from '../../transports/slab-reads.js'
 import { StreamLink } from '../../transports/stream-link.js'
 import { deferred, nextEvent, suite, withDeadline } from '../harness.js'
-import { rawServer, type RawServer } from '../raw-server.js'
+import { rawServer } from '../raw-server.js'
 
 const t = suite('slab reads')
 
-/** Dials a raw server reading through slabs; `peer` is the server's end of the connection. */
-async function dialed(): Promise<{ socket: Socket; link: StreamLink; peer: Socket; server: RawServer }> {
+/** A link reading through slabs; `peer` is the other end of its connection, a plain socket. */
+interface Ends {
+  socket: Socket
+  link: StreamLink
+  peer: Socket
+}
+
+/** Dials a raw server, reading through slabs. */
+async function dialed(): Promise<Ends> {
   const server = await rawServer(t)
   const accepted = server.nextSocket()
   const reads = new SlabReads()
   const socket = connectNet({ host: '127.0.0.1', port: server.port }, reads)()
   t.cleanup(() => void socket.destroy())
   await nextEvent(socket, 'connect', 5000)
-  return { socket, link: new StreamLink(socket, server.url, { reads }), peer: await accepted, server }
+  return { socket, link: new StreamLink(socket, server.url, { reads }), peer: await accepted }
+}
+
+/** Listens as our servers do (paused sockets) and adopts each accepted socket. */
+async function adoptingServer(): Promise<{ server: Server; port: number; next(): Promise<{ socket: Socket; reads: SlabReads }> }> {
+  const server = newServer()
+  t.cleanup(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  const next = async () => {
+    const [accepted] = await nextEvent<[Socket]>(server, 'connection', 5000)
+    const adopted = adoptForSlabReads(accepted)
+    if (adopted === undefined) throw new Error('this Node would not let an accepted socket be adopted')
+    t.cleanup(() => void adopted.socket.destroy())
+    return adopted
+  }
+  return { server, port, next }
+}
+
+/** Connects to a server of ours, whose end reads through slabs. */
+async function accepted(): Promise<Ends> {
+  const { port, next } = await adoptingServer()
+  const adopted = next()
+  const peer = connect(port, '127.0.0.1')
+  t.cleanup(() => void peer.destroy())
+  const { socket, reads } = await adopted
+  return { socket, link: new StreamLink(socket, 'accepted', { reads }), peer }
+}
+
+/** A plain loopback connection: `near` reads through 'data', `far` is the server's end. */
+async function plainConnection(): Promise<{ near: Socket; far: Socket }> {
+  const server = await rawServer(t)
+  const far = server.nextSocket()
+  const near = connect(server.port, '127.0.0.1')
+  t.cleanup(() => void near.destroy())
+  return { near, far: await far }
 }
 
 /** Keeps every frame the link delivers as the view it arrived as, not a copy. */
@@ -48,44 +91,59 @@ async function writeEach(socket: Socket, frames: Uint8Array[]): Promise<void> {
   for (const f of frames) await new Promise<void>((resolve, reject) => socket.write(frameBytes(f), (err) => (err ? reject(err) : resolve())))
 }
 
-t.test('frames held as views stay intact over many reads and several slabs', async () => {
-  const count = 300 // 300 kB: several 64 KiB slabs
-  const { link, peer } = await dialed()
-  const { frames, all } = keepViews(link, count)
-  await writeEach(peer, Array.from({ length: count }, (_, i) => frame(i)))
-  await all
-  for (const [i, f] of frames.entries()) assert.equal(f, frame(i), `frame ${i}`)
-  // a frame split between two reads is copied out by the reader: count the slabs only
-  const slabs = new Set(frames.map((f) => f.buffer).filter((b) => b.byteLength === 64 * 1024))
-  assert.ok(slabs.size > 1, `the reads filled ${slabs.size} slab(s), not several`)
-})
+for (const [side, ends] of [['dialed', dialed], ['accepted', accepted]] as const) {
+  t.test(`${side}: frames held as views stay intact over many reads and several slabs`, async () => {
+    const count = 300 // 300 kB: several 64 KiB slabs
+    const { link, peer } = await ends()
+    const { frames, all } = keepViews(link, count)
+    await writeEach(peer, Array.from({ length: count }, (_, i) => frame(i)))
+    await all
+    for (const [i, f] of frames.entries()) assert.equal(f, frame(i), `frame ${i}`)
+    // a frame split between two reads is copied out by the reader: count the slabs only
+    const slabs = new Set(frames.map((f) => f.buffer).filter((b) => b.byteLength === 64 * 1024))
+    assert.ok(slabs.size > 1, `the reads filled ${slabs.size} slab(s), not several`)
+  })
 
-t.test('nothing is read before the link listens, and nothing that waited is lost', async () => {
-  const { socket, link, peer, server } = await dialed()
-  // a plain connection that hears one byte after the frames were sent: by the end of the turn
-  // it is read in, the frames (in their socket's buffer first, loopback delivers as it writes)
-  // would have been read too, had the socket been reading
-  const accepted = server.nextSocket()
-  const sentinel = connect(server.port, '127.0.0.1')
-  t.cleanup(() => void sentinel.destroy())
-  const sentinelPeer = await accepted
-  await writeEach(peer, [frame(1), frame(2), frame(3)])
-  sentinelPeer.write('!')
-  await nextEvent(sentinel, 'data', 5000)
-  await new Promise((resolve) => setImmediate(resolve))
-  assert.is(socket.bytesRead, 0, 'read before anyone listened')
-  const { frames, all } = keepViews(link, 3)
-  await all
-  assert.equal(frames, [frame(1), frame(2), frame(3)])
-})
+  t.test(`${side}: nothing is read before the link listens, and nothing that waited is lost`, async () => {
+    const { socket, link, peer } = await ends()
+    // a connection that hears one byte after the frames were sent: by the end of the turn it is
+    // read in, the frames (in their socket's buffer first, loopback delivers as it writes) would
+    // have been read too, had the socket been reading
+    const sentinel = await plainConnection()
+    await writeEach(peer, [frame(1), frame(2), frame(3)])
+    sentinel.far.write('!')
+    await nextEvent(sentinel.near, 'data', 5000)
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.is(socket.bytesRead, 0, 'read before anyone listened')
+    const { frames, all } = keepViews(link, 3)
+    await all
+    assert.equal(frames, [frame(1), frame(2), frame(3)])
+  })
 
-t.test('a frame larger than a slab arrives whole, and the small ones after it too', async () => {
-  const { link, peer } = await dialed()
-  const large = Uint8Array.from({ length: 200_000 }, (_, i) => i % 256)
-  const { frames, all } = keepViews(link, 3)
-  await writeEach(peer, [frame(7), large, frame(8)])
-  await all
-  assert.equal(frames, [frame(7), large, frame(8)])
+  t.test(`${side}: a frame larger than a slab arrives whole, and the small ones after it too`, async () => {
+    const { link, peer } = await ends()
+    const large = Uint8Array.from({ length: 200_000 }, (_, i) => i % 256)
+    const { frames, all } = keepViews(link, 3)
+    await writeEach(peer, [frame(7), large, frame(8)])
+    await all
+    assert.equal(frames, [frame(7), large, frame(8)])
+  })
+}
+
+t.test('an adopted socket counts as a connection of its server until it closes', async () => {
+  const { server, port, next } = await adoptingServer()
+  const adopted = next()
+  const client = connect(port, '127.0.0.1')
+  t.cleanup(() => void client.destroy())
+  const { socket } = await adopted
+  const count = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))))
+  assert.is(await count(), 1)
+  // the server's close waits for its connections: it comes only once the adopted socket closes
+  const closed = deferred()
+  server.close(() => closed.resolve())
+  socket.destroy()
+  await withDeadline(closed.promise, 5000, 'the server closing after its adopted connection')
+  assert.is(await count(), 0)
 })
 
 t.run()
