@@ -39,9 +39,8 @@ export function serve(
   })
 }
 
-/** A plain server; its sockets are made paused, so that they can be adopted before any read. */
 export function newServer(): Server {
-  return createServer({ noDelay: true, pauseOnConnect: true })
+  return createServer({ noDelay: true })
 }
 
 /**

@@ -82,9 +82,8 @@ export class StreamLink implements Link {
     const first = this.#events === NO_LISTENER
     this.#events = events
     if (!first) return
-    // resume(): a socket made paused (slab reads, or an accepted one Node would not let us adopt)
-    if (!this.#slabReads) this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
-    this.#socket.resume()
+    if (this.#slabReads) this.#socket.resume()
+    else this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
   }
 
   get unsentBytes(): number {
