@@ -5,6 +5,7 @@
  * test run leaves no orphans.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import type { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { withDeadline } from './harness.js'
@@ -68,4 +69,23 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
   await exit
   clearTimeout(timer)
+}
+
+const donor = fileURLToPath(new URL('./fixtures/socketpair-donor.ts', import.meta.url))
+
+/**
+ * A child with a socketpair on its fd 3, made as the ipc transport makes one (a stdio 'pipe'),
+ * that has handed its end back to us and exited: `theirs` is that end, `child.stdio[3]` ours.
+ */
+export async function donatedSocketpair(): Promise<{ child: ChildProcess; theirs: Socket }> {
+  const child = spawn(process.execPath, [...process.execArgv, donor], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'ipc'] })
+  const theirs = await withDeadline(
+    new Promise<Socket>((resolve, reject) => {
+      child.once('message', (_m, handle) => resolve(handle as Socket))
+      child.once('exit', () => reject(new Error('the donor exited without sending its socket')))
+    }),
+    10_000,
+    'socketpair donor',
+  )
+  return { child, theirs }
 }

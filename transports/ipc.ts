@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Socket, type SocketConstructorOpts } from 'node:net'
 import { TroupeError } from '../lib/errors.js'
-import { SlabReads } from './slab-reads.js'
+import { SlabReads, adoptForSlabReads } from './slab-reads.js'
 import { StreamLink } from './stream-link.js'
 
 /** The fd of the channel in the child. */
@@ -45,8 +45,18 @@ export function spawnWithChannel(entry: string, env: NodeJS.ProcessEnv): { child
     env: { ...process.env, ...env },
   })
   if (child.pid === undefined) throw spawnFailed(child)
-  const socket = child.stdio[CHANNEL_FD] as Socket
-  return { child, link: new StreamLink(socket, `ipc://${child.pid}`, { pausesReading: true }) }
+  return { child, link: channelOf(child) }
+}
+
+/**
+ * The parent's end of the socketpair on `child`'s fd 3 (a 'pipe' in its stdio), as a link that
+ * reads through slabs where Node allows. Call it in the turn `child` was spawned.
+ */
+export function channelOf(child: ChildProcess): StreamLink {
+  const made = child.stdio[CHANNEL_FD] as Socket
+  const adopted = adoptForSlabReads(made)
+  const socket = adopted?.socket ?? made
+  return new StreamLink(socket, `ipc://${child.pid}`, { pausesReading: true, reads: adopted?.reads })
 }
 
 /**

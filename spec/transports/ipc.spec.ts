@@ -1,36 +1,20 @@
-import { spawn } from 'node:child_process'
-import type { Socket } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { Connection } from '../../transports/connection.js'
 import { openDialed } from '../../transports/index.js'
+import { channelOf } from '../../transports/ipc.js'
 import { StreamLink } from '../../transports/stream-link.js'
-import { withDeadline } from '../harness.js'
+import { donatedSocketpair } from '../children.js'
 import { transportContract, type Driver } from '../transport-contract.js'
-
-const donor = fileURLToPath(new URL('../fixtures/socketpair-donor.ts', import.meta.url))
-
-/** Both ends of a socketpair made the way the ipc transport makes one (stdio 'pipe' on fd 3). */
-async function socketpair(): Promise<[Socket, Socket]> {
-  const child = spawn(process.execPath, [...process.execArgv, donor], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'ipc'] })
-  const theirs = await withDeadline(
-    new Promise<Socket>((resolve, reject) => {
-      child.once('message', (_m, handle) => resolve(handle as Socket))
-      child.once('exit', () => reject(new Error('the donor exited without sending its socket')))
-    }),
-    10_000,
-    'socketpair donor',
-  )
-  return [child.stdio[3] as Socket, theirs]
-}
 
 const ipcDriver: Driver = {
   async listen(options, accept) {
-    const opened: Socket[] = []
+    const opened: { destroy(): void }[] = []
     const pair = async () => {
-      const [pool, child] = await socketpair()
-      opened.push(pool, child)
-      const connection: Connection = new Connection(new StreamLink(pool, 'ipc://child'), options, 'listener', () => accept(connection))
-      return new StreamLink(child, 'ipc://pool')
+      const { child, theirs } = await donatedSocketpair()
+      // the pool's end, as spawnWithChannel makes it (nothing was written to it yet)
+      const ours = channelOf(child)
+      opened.push(ours, theirs)
+      const connection: Connection = new Connection(ours, options, 'listener', () => accept(connection))
+      return new StreamLink(theirs, 'ipc://pool')
     }
     return {
       dial: async (dialOptions, sink) => openDialed(await pair(), dialOptions, sink),

@@ -1,8 +1,8 @@
 /**
- * A socket we dial, and one a server of ours accepts, read into slabs of our own
- * (transports/slab-reads.ts) rather than through 'data' events. Frames are handed on as ranges of
- * those reads, so a slab must never be written over while a frame in it may still be held; and a
- * socket must not read before its link listens.
+ * A socket we dial, one a server of ours accepts, and a pool's end of a child's channel all read
+ * into slabs of our own (transports/slab-reads.ts) rather than through 'data' events. Frames are
+ * handed on as ranges of those reads, so a slab must never be written over while a frame in it
+ * may still be held; and a socket must not read before its link listens.
  */
 import { connect, type Server, type Socket } from 'node:net'
 import * as assert from 'uvu/assert'
@@ -11,6 +11,7 @@ import { NO_LISTENER } from '../../transports/link.js'
 import { connectNet, newServer } from '../../transports/net-socket.js'
 import { SlabReads, adoptForSlabReads } from '../../transports/slab-reads.js'
 import { StreamLink } from '../../transports/stream-link.js'
+import { donatedSocketpair } from '../children.js'
 import { deferred, nextEvent, suite, withDeadline } from '../harness.js'
 import { rawServer } from '../raw-server.js'
 
@@ -60,6 +61,17 @@ async function accepted(): Promise<Ends> {
   return { socket, link: new StreamLink(socket, 'accepted', { reads }), peer }
 }
 
+/** The parent's end of a child's channel (the ipc transport's carrier), adopted. */
+async function channel(): Promise<Ends> {
+  const { child, theirs } = await donatedSocketpair()
+  t.cleanup(() => void theirs.destroy())
+  // adopted after the donor's message, not in the turn of the spawn: nothing was written to it yet
+  const adopted = adoptForSlabReads(child.stdio[3] as Socket)
+  if (adopted === undefined) throw new Error('this Node would not let a stdio pipe be adopted')
+  t.cleanup(() => void adopted.socket.destroy())
+  return { socket: adopted.socket, link: new StreamLink(adopted.socket, 'channel', { reads: adopted.reads }), peer: theirs }
+}
+
 /** A plain loopback connection: `near` reads through 'data', `far` is the server's end. */
 async function plainConnection(): Promise<{ near: Socket; far: Socket }> {
   const server = await rawServer(t)
@@ -91,7 +103,7 @@ async function writeEach(socket: Socket, frames: Uint8Array[]): Promise<void> {
   for (const f of frames) await new Promise<void>((resolve, reject) => socket.write(frameBytes(f), (err) => (err ? reject(err) : resolve())))
 }
 
-for (const [side, ends] of [['dialed', dialed], ['accepted', accepted]] as const) {
+for (const [side, ends] of [['dialed', dialed], ['accepted', accepted], ['channel', channel]] as const) {
   t.test(`${side}: frames held as views stay intact over many reads and several slabs`, async () => {
     const count = 300 // 300 kB: several 64 KiB slabs
     const { link, peer } = await ends()
