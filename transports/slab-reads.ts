@@ -1,11 +1,11 @@
 /**
  * Reads into slabs of our own, through Node's `onread` socket option, on every plain socket:
- * tcp:// and unix://, dialled and accepted, and both ends of a child process's channel. A socket read this way
- * has no Readable stream machinery and no Buffer per read: ~1.5 µs less user CPU per read in the
- * pool and in the client of bench `task.tcp.c1` (17.3–18.0 → 15.3–16.7 µs and 17.7–19.7 →
- * 16.8–18.2 µs per task; a bare TCP echo client saves more, 11.3 → 7.6 µs). Node offers `onread`
- * only to sockets we make; those Node makes for us (accepted ones, a child's channel) are adopted
- * (`adoptForSlabReads`). TLS sockets still read through 'data'.
+ * tcp:// and unix://, dialled and accepted, and both ends of a child process's channel. A socket
+ * read this way has no Readable stream machinery and no Buffer per read: ~1.5 µs less user CPU
+ * per read in the pool and in the client of bench `task.tcp.c1` (17.3–18.0 → 15.3–16.7 µs and
+ * 17.7–19.7 → 16.8–18.2 µs per task; a bare TCP echo client saves more, 11.3 → 7.6 µs). Node
+ * offers `onread` only to sockets we make; those Node makes for us (accepted ones, a child's
+ * channel) are adopted (`adoptForSlabReads`). TLS sockets still read through 'data'.
  *
  * Each read lands just after the last one in the current slab, and a slab is never written over:
  * frames handed on as ranges of a read stay valid for as long as anyone holds them, as they do
