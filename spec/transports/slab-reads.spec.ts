@@ -35,7 +35,7 @@ async function dialed(): Promise<Ends> {
   return { socket, link: new StreamLink(socket, server.url, { reads }), peer: await accepted }
 }
 
-/** Listens as our servers do (paused sockets) and adopts each accepted socket. */
+/** Listens as our servers do (newServer) and adopts each socket it accepts, before it can read. */
 async function adoptingServer(): Promise<{ server: Server; port: number; next(): Promise<{ socket: Socket; reads: SlabReads }> }> {
   const server = newServer()
   t.cleanup(() => new Promise<void>((resolve) => server.close(() => resolve())))
