@@ -102,8 +102,7 @@ export class Dispatcher {
       return
     }
     this.#armAssignTimer(run, options.assignTimeoutMs)
-    run.park()
-    this.#queue.push(run)
+    this.#queue.push(run, run.park())
   }
 
   #refuse(client: ClientHandle, taskId: number, task: TaskInfo): void {
@@ -257,7 +256,8 @@ export class Dispatcher {
     for (const run of this.#queue.heads()) {
       const pool = pickPool(this.#pools, run, this.#o, this.#selectFailed)
       if (pool === undefined) continue // caps may still let a lower priority in
-      this.#queue.take(run)
+      const parked = this.#queue.take(run)
+      if (parked !== undefined) run.unpark(parked)
       this.#start(run, pool)
       return true
     }

@@ -34,8 +34,8 @@ export interface Waiter {
   assignTimer: Timer | undefined
 }
 
-/** Payloads up to this size wait in the queue packed into a string (see `Execution.park`). */
-const PACKED_BODY_BYTES = 1024
+/** Payloads up to this size wait in the queue's byte ring (see `Execution.park`). */
+const PARKED_BODY_BYTES = 1024
 
 /** What few tasks set: kept out of line so a plain queued task does not carry three empty fields. */
 interface Extra {
@@ -68,8 +68,8 @@ export class Execution implements Queued, TaskInfo, Waiter {
   #extra: Extra | undefined
   // who waits: the submitter (this run) and any coalesced followers
   #waiters: Waiter | Set<Waiter> | undefined = this
-  // the payload: a view into a read buffer until kept, a copy while running, packed while queued
-  #body: Uint8Array | string
+  // the payload: a view into a read buffer until kept, a copy while running, undefined while parked
+  #body: Uint8Array | undefined
 
   constructor(client: ClientHandle, taskId: number, name: string, body: Uint8Array, options: SubmitOptions) {
     this.client = client
@@ -129,25 +129,36 @@ export class Execution implements Queued, TaskInfo, Waiter {
     else if (timer !== undefined) this.#extra = { runTimeoutMs: undefined, key: undefined, assignTimer: timer }
   }
 
-  /** The payload as bytes (unpacked once if it waited in the queue). */
+  /** The payload (never asked for while the queue holds it: see `park`). */
   get body(): Uint8Array {
-    if (typeof this.#body === 'string') this.#body = new Uint8Array(Buffer.from(this.#body, 'latin1'))
+    if (this.#body === undefined) throw new Error(`the payload of task ${this.taskId} is parked in the queue`)
     return this.#body
   }
 
   /** Keeps its own copy of the payload, which arrived as a view into a shared read buffer. */
   keep(): void {
-    if (typeof this.#body !== 'string') this.#body = this.#body.slice()
+    this.#body = this.body.slice()
   }
 
   /**
-   * Packs a small payload into a one-byte string while it waits: a Uint8Array of any size costs
-   * ~208 heap bytes, a Latin-1 string ~16 + n.
+   * Before it waits in the queue: hands over a small payload, for the queue to copy into its
+   * byte ring (a Uint8Array of any size costs ~208 heap bytes, a queued payload there only its
+   * bytes + 2), and forgets it until `unpark`. A larger one it keeps a copy of, and returns
+   * undefined.
    */
-  park(): void {
-    const b = this.#body
-    if (typeof b === 'string' || b.length > PACKED_BODY_BYTES) return this.keep()
-    this.#body = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1')
+  park(): Uint8Array | undefined {
+    const b = this.body
+    if (b.length > PARKED_BODY_BYTES) {
+      this.#body = b.slice()
+      return undefined
+    }
+    this.#body = undefined
+    return b
+  }
+
+  /** Takes back the payload the queue held. */
+  unpark(body: Uint8Array): void {
+    this.#body = body
   }
 
   /** Calls `fn` for every waiter. */

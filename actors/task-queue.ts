@@ -8,7 +8,11 @@
  * priorities, a handful in practice); taking a head is O(1). Removing a task that is still
  * queued (its caller gave up) marks it; a ring compacts once most of it is marked, so tasks
  * withdrawn behind one that waits do not pile up.
+ *
+ * A task may leave its payload with the queue while it waits: each ring has a `ByteRing` beside
+ * it, one entry per task in the same order, so waiting payloads cost no object each.
  */
+import { ByteRing } from '../lib/byte-ring.js'
 import { RingBuffer } from '../lib/ring.js'
 
 /** What the queue needs to know of a task. */
@@ -23,6 +27,8 @@ export interface Queued {
 
 interface Line<T> {
   readonly ring: RingBuffer<T>
+  /** The payloads left with the queue: one entry for each task in `ring`, absent for those that kept theirs. */
+  payloads: ByteRing
   /** Marked tasks still in the ring. */
   marked: number
 }
@@ -49,10 +55,15 @@ export class TaskQueue<T extends Queued> {
     return this.#size
   }
 
-  /** Adds at the tail of its priority (FIFO among equals). */
-  push(task: T): void {
+  /**
+   * Adds at the tail of its priority (FIFO among equals). A `payload` (at most
+   * `ByteRing.MAX_ENTRY` bytes) is copied and held for the task: `take()` gives it back.
+   */
+  push(task: T, payload?: Uint8Array): void {
     task.order = ++this.#lastBack
-    this.#line(task).ring.push(task)
+    const line = this.#line(task)
+    line.ring.push(task)
+    line.payloads.push(payload)
     task.queued = true
     this.#size++
   }
@@ -60,7 +71,9 @@ export class TaskQueue<T extends Queued> {
   /** Adds at the head of its priority: a task whose worker died goes before its equals. */
   pushFront(task: T): void {
     task.order = --this.#lastFront
-    this.#line(task).ring.unshift(task)
+    const line = this.#line(task)
+    line.ring.unshift(task)
+    line.payloads.unshift(undefined)
     task.queued = true
     this.#size++
   }
@@ -79,7 +92,14 @@ export class TaskQueue<T extends Queued> {
     if (level === undefined || line === undefined) return
     if (++line.marked === line.ring.length) return this.#dropLine(level, task.name)
     if (line.marked <= COMPACT_AFTER || line.marked * 2 <= line.ring.length) return
-    line.ring.retain((t) => t.queued)
+    const payloads = new ByteRing()
+    // retain() visits the tasks in order, once each: each one's payload is the next entry
+    line.ring.retain((t) => {
+      const payload = line.payloads.shift()
+      if (t.queued) payloads.push(payload)
+      return t.queued
+    })
+    line.payloads = payloads
     line.marked = 0
   }
 
@@ -110,13 +130,15 @@ export class TaskQueue<T extends Queued> {
     return heads
   }
 
-  /** Takes `head`, which must be a head as returned by `heads()`. */
-  take(head: T): void {
+  /** Takes `head`, which must be a head as returned by `heads()`, and returns the payload it left here. */
+  take(head: T): Uint8Array | undefined {
     const line = this.#byPriority.get(head.priority)?.lines.get(head.name)
     if (line === undefined || this.#head(line) !== head) throw new Error('take() of a task that is not at the head')
     line.ring.shift()
+    const payload = line.payloads.shift()
     head.queued = false
     if (--this.#size === 0) this.#clear()
+    return payload
   }
 
   #dropLine(level: Level<T>, name: string): void {
@@ -138,6 +160,7 @@ export class TaskQueue<T extends Queued> {
     let task = line.ring.peek()
     while (task !== undefined && !task.queued) {
       line.ring.shift()
+      line.payloads.skip()
       line.marked--
       task = line.ring.peek()
     }
@@ -147,7 +170,7 @@ export class TaskQueue<T extends Queued> {
   #line(task: T): Line<T> {
     const lines = this.#level(task.priority).lines
     let line = lines.get(task.name)
-    if (line === undefined) lines.set(task.name, (line = { ring: new RingBuffer<T>(), marked: 0 }))
+    if (line === undefined) lines.set(task.name, (line = { ring: new RingBuffer<T>(), payloads: new ByteRing(), marked: 0 }))
     return line
   }
 

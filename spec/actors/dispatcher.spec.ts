@@ -97,6 +97,34 @@ t.test('tasks lost together with their pool come back in their order, before the
   assert.equal(next.assigned.map(([, taskId]) => taskId), [1, 2, 3, 4])
 })
 
+t.test('each payload reaches its pool as sent, queued or not, small or large, lost and run again', () => {
+  const { d } = dispatcher()
+  const client = new Caller('c')
+  const sent = new Map<number, Uint8Array>()
+  // every payload arrives as a view into one read buffer, which the next read overwrites
+  const readBuffer = new Uint8Array(4096)
+  const submit = (taskId: number, length: number): void => {
+    const payload = Uint8Array.from({ length }, (_, j) => (taskId * 7 + j) & 0xff)
+    sent.set(taskId, payload)
+    readBuffer.set(payload)
+    d.submit(client, taskId, 'add', readBuffer.subarray(0, length), plain())
+    readBuffer.fill(0)
+  }
+  const received: [number, Uint8Array][] = []
+  const pool: PoolHandle = { id: 'p', assign: (_, run) => received.push([run.taskId, run.body.slice()]), revoke() {} }
+  d.poolJoined(pool, 1, NO_SLOTS, false)
+  submit(1, 3) // runs at once
+  submit(2, 1) // these wait: small ones in the queue's byte ring, the large one in its own copy
+  submit(3, 2000)
+  submit(4, 1024)
+  submit(5, 1025)
+  d.poolGone(pool) // 1 is queued again, first
+  const next: PoolHandle = { ...pool, id: 'next' }
+  d.poolJoined(next, 5, NO_SLOTS, false)
+  assert.equal(received.map(([taskId]) => taskId), [1, 1, 2, 3, 4, 5])
+  for (const [taskId, body] of received) assert.equal(body, sent.get(taskId), `task ${taskId}`)
+})
+
 t.test('a task no pool may take holds up only its own name: code waits for an eval pool, others run', () => {
   const { d } = dispatcher({ queueSize: 3 })
   const client = new Caller('c')

@@ -93,6 +93,25 @@ t.test('each name has its own head; heads of one priority come in order of arriv
   assert.equal(q.heads(), [urgent, requeued, evalA])
 })
 
+t.test('each task gets back the payload it left, through removals, compaction and pushFront', () => {
+  const q = new TaskQueue<T & { i: number }>()
+  const payloadOf = (i: number): Uint8Array | undefined => (i % 7 === 0 ? undefined : Uint8Array.from({ length: 1 + (i % 11) }, (_, j) => (i + j) & 0xff))
+  const tasks = Array.from({ length: 3000 }, (_, i) => ({ ...task(`name${i % 2}`, i % 3), i }))
+  for (const x of tasks) q.push(x, payloadOf(x.i))
+  // remove most of one stretch (the rings compact) and a scatter elsewhere (skipped at the head)
+  for (const x of tasks) if ((x.i > 500 && x.i < 2000 && x.i % 4 !== 0) || x.i % 13 === 0) q.remove(x)
+  const requeued = { ...task('name0', 2), i: -1 }
+  q.pushFront(requeued)
+  let taken = 0
+  for (let heads = q.heads(); heads.length > 0; heads = q.heads()) {
+    const head = heads[heads.length - 1]! // the lowest priority first: the rings drain in every order
+    const payload = q.take(head)
+    assert.equal(payload, head.i < 0 ? undefined : payloadOf(head.i), `task ${head.i}`)
+    taken++
+  }
+  assert.is(taken, 1 + tasks.filter((x) => !((x.i > 500 && x.i < 2000 && x.i % 4 !== 0) || x.i % 13 === 0)).length)
+})
+
 t.test('tasks removed behind one that waits are let go, not held until it leaves', async () => {
   const q = new TaskQueue<T>()
   q.push(task('stuck', 1))
