@@ -160,7 +160,7 @@ export class TaskQueue<T extends Queued> {
     let task = line.ring.peek()
     while (task !== undefined && !task.queued) {
       line.ring.shift()
-      line.payloads.skip()
+      line.payloads.dropHead()
       line.marked--
       task = line.ring.peek()
     }

@@ -47,32 +47,37 @@ export class ByteRing {
   /** Removes the head entry and returns a copy of it: undefined when absent or when the ring is empty. */
   shift(): Uint8Array | undefined {
     if (this.#count === 0) return undefined
-    const buf = this.#buf
-    const mask = buf.length - 1
-    const head = this.#head
-    const prefix = buf[head]! | (buf[(head + 1) & mask]! << 8)
-    this.#drop(prefix)
+    const from = (this.#head + 2) & (this.#buf.length - 1)
+    const prefix = this.#advance()
     if (prefix === 0) return undefined
     const out = new Uint8Array(prefix - 1)
-    const from = (head + 2) & mask
-    const first = Math.min(out.length, buf.length - from)
-    out.set(buf.subarray(from, from + first))
-    if (first < out.length) out.set(buf.subarray(0, out.length - first), first)
+    this.#copyOut(from, out)
     return out
   }
 
   /** Removes the head entry without copying it. */
-  skip(): void {
-    if (this.#count === 0) return
-    const mask = this.#buf.length - 1
-    this.#drop(this.#buf[this.#head]! | (this.#buf[(this.#head + 1) & mask]! << 8))
+  dropHead(): void {
+    if (this.#count > 0) this.#advance()
   }
 
-  #drop(prefix: number): void {
+  /** Moves the head past its entry and returns the entry's prefix. */
+  #advance(): number {
+    const buf = this.#buf
+    const mask = buf.length - 1
+    const prefix = buf[this.#head]! | (buf[(this.#head + 1) & mask]! << 8)
     const n = 2 + (prefix === 0 ? 0 : prefix - 1)
-    this.#head = (this.#head + n) & (this.#buf.length - 1)
+    this.#head = (this.#head + n) & mask
     this.#used -= n
     this.#count--
+    return prefix
+  }
+
+  /** Fills `into` with the bytes from `from` on, wrapping at the end of the buffer. */
+  #copyOut(from: number, into: Uint8Array): void {
+    const buf = this.#buf
+    const first = Math.min(into.length, buf.length - from)
+    into.set(buf.subarray(from, from + first))
+    if (first < into.length) into.set(buf.subarray(0, into.length - first), first)
   }
 
   /** Writes the entry for `bytes` at `at`, wrapping at the end of the buffer. */
@@ -97,10 +102,7 @@ export class ByteRing {
     let capacity = Math.max(FIRST_CAPACITY, this.#buf.length * 2)
     while (capacity < this.#used + n) capacity *= 2
     const next = new Uint8Array(capacity)
-    const old = this.#buf
-    const first = Math.min(this.#used, old.length - this.#head)
-    next.set(old.subarray(this.#head, this.#head + first))
-    if (first < this.#used) next.set(old.subarray(0, this.#used - first), first)
+    this.#copyOut(this.#head, next.subarray(0, this.#used))
     this.#buf = next
     this.#head = 0
     return n

@@ -44,14 +44,14 @@ t.test('unshift puts an entry first, also across the buffer start and when growi
   assert.equal(ring.shift(), Uint8Array.of(7))
 })
 
-t.test('skip drops the head entry, absent or not, and is harmless when empty', () => {
+t.test('dropHead drops the head entry, absent or not, and is harmless when empty', () => {
   const ring = new ByteRing()
-  ring.skip()
+  ring.dropHead()
   ring.push(entry(5))
   ring.push(undefined)
   ring.push(Uint8Array.of(4, 2))
-  ring.skip()
-  ring.skip()
+  ring.dropHead()
+  ring.dropHead()
   assert.is(ring.length, 1)
   assert.equal(ring.shift(), Uint8Array.of(4, 2))
 })
