@@ -9,7 +9,6 @@ import { dialMemory, listenMemory } from './memory.js'
 import { stopServer } from './net-socket.js'
 import { StreamLink } from './stream-link.js'
 import { dialTcp, listenTcp } from './tcp.js'
-import { dialTls, listenTls, openTlsDialed } from './tls.js'
 import { DEFAULT_MAX_HANDSHAKING, type Accept, type DialOptions, type FrameSink, type ListenOptions, type Listener, type Transport } from './transport.js'
 import { dialUnix, listenUnix } from './unix.js'
 
@@ -18,6 +17,9 @@ export { LARGEST_FRAME_BYTES, SMALLEST_MAX_FRAME_BYTES } from './transport.js'
 export type { Link } from './link.js'
 export { parentChannel, spawnWithChannel } from './ipc.js'
 export { PortLink, type PortEndpoint } from './port.js'
+
+// node:tls costs a process about 2 MB of memory as it loads: only nodes that use tls:// pay it
+const loadTls = (): Promise<typeof import('./tls.js')> => import('./tls.js')
 
 /** A parsed address. */
 export type Address =
@@ -100,6 +102,7 @@ export async function listen(url: string, options: ListenOptions, accept: Accept
       return listener(real, () => stopServer(server))
     }
     case 'tls': {
+      const { listenTls } = await loadTls()
       const { address: real, stop } = await listenTls(address.host, address.port, options, onLink)
       return listener(real, stop)
     }
@@ -128,6 +131,7 @@ export async function dial(url: string, options: DialOptions, sink: FrameSink): 
       break
     }
     case 'tls': {
+      const { dialTls, openTlsDialed } = await loadTls()
       const { socket, target } = await dialTls(address.host, address.port, options)
       return openTlsDialed(socket, target, (tlsLink) => openDialed(tlsLink, options, sink))
     }
