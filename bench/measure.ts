@@ -17,6 +17,9 @@ export interface Figure {
   baseline_p50_us?: number
   /** p50_us ÷ the baseline's p50_us, for figures whose target is a latency (the c1 figures, broadcast.tcp.4). */
   p50_ratio?: number
+  /** For a figure that is the median of several runs (one with a target): each run's, in order of the value. */
+  runs_ops_per_s?: number[]
+  runs_p50_us?: number[]
   /** For memory figures: the resident set size of the process measured. */
   rss_mb?: number
 }
