@@ -22,7 +22,8 @@
  * bimodal: in 12 rounds of fresh processes task.tcp.c1 took 2.09-2.47× the echo's p50 in ten
  * and 2.72× and 3.23× in two, while the relay beside it held 2.10-2.28×, and task.process.c256
  * ran at 200-230 k/s in two runs of five against 330-380 k in the others (bench/RESULTS.md,
- * "Latency figures: the median of three runs" and "Rates: the median of three runs").
+ * the sections "Queued payloads in byte rings; latency figures take the median of three" and
+ * "Rates: the median of three runs").
  */
 import { spawn } from 'node:child_process'
 import { cpus } from 'node:os'
